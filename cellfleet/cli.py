@@ -1,0 +1,173 @@
+"""The ``cellfleet`` command line: run, validate and list scenarios.
+
+The CLI owns exit codes and everything printed: 0 success, 1 a run that failed (its
+``summary.json`` says ``incomplete``), 2 bad input (scenario or option), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cellfleet import __version__
+from cellfleet.scenarios.loader import (
+    ScenarioError,
+    apply_overrides,
+    builtin_names,
+    builtin_summary,
+    builtin_text,
+    load_scenario,
+)
+
+DEFAULT_SCENARIO = "quickstart"
+EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+PROGRESS_AFTER_S = 1.0
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail_input(error: ScenarioError) -> None:
+    for issue in error.issues:
+        err.print(f"[bold red]error:[/] {issue}", markup=True, soft_wrap=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cellfleet")
+def main() -> None:
+    """Emulate fleets of cellular IoT modules and the connectivity platform they live on."""
+
+
+class _LazyProgress:
+    """A progress bar that appears only once a run has lasted more than a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.perf_counter()
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            if time.perf_counter() - self.started < PROGRESS_AFTER_S or not err.is_terminal:
+                return
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+                TimeElapsedColumn(), console=err, transient=True,
+            )  # fmt: skip
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=total)
+        self.progress.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:,.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _summary_table(result, out_dir: Path) -> Table:
+    c = result.counts
+    table = Table(title=f"cellfleet run: {result.summary['scenario']} (seed {result.summary['seed']})", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for state, n in c.final_states.items():
+        table.add_row(f"devices {state}", f"{n:,}")
+    table.add_row("defaulted to Active-Billed", f"{c.defaulted:,}")
+    for reason, n in sorted(c.defaulted_by_reason.items()):
+        table.add_row(f"  {reason}", f"{n:,}")
+    table.add_row("rejected operations", f"{c.rejected_operations:,}")
+    table.add_row("data sessions", f"{c.sessions:,}")
+    table.add_row("packet data", f"{_human_bytes(c.total_bytes)} ({c.total_bytes:,} bytes)")
+    table.add_row("SMS", f"{c.sms:,}")
+    table.add_row("simulated device-days", f"{c.device_days:,}")
+    table.add_row("wall time", f"{result.wall_time_s:.2f} s")
+    table.add_row("device-days/s", f"{result.device_days_per_s:,.0f}")
+    table.add_row("output", str(out_dir))
+    return table
+
+
+@main.command()
+@click.argument("scenario", required=False, default=DEFAULT_SCENARIO, metavar="[SCENARIO_FILE|NAME]")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory (default: ./cellfleet-out/<scenario name>).")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@click.option("--devices", type=click.IntRange(min=1), help="Rescale the fleet groups to this many devices in total.")
+@click.option("--days", type=click.IntRange(min=1), help="Override the duration in days.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def run(scenario: str, output: Path | None, seed: int | None, devices: int | None, days: int | None, quiet: bool) -> None:
+    """Run a scenario (a YAML file or a built-in name; default: quickstart) and write its tables."""
+    from cellfleet.sim.runner import run_scenario  # heavy imports (numba) only when running
+
+    try:
+        loaded = apply_overrides(load_scenario(scenario), seed=seed, devices=devices, days=days)
+    except ScenarioError as exc:
+        _fail_input(exc)
+    out_dir = output if output is not None else Path("cellfleet-out") / loaded.name
+    progress = _LazyProgress(f"{loaded.name} ({loaded.total_devices:,} devices)")
+    try:
+        result = run_scenario(loaded, out_dir, progress=None if quiet else progress)
+    except KeyboardInterrupt:
+        progress.close()
+        err.print(f"interrupted: {out_dir / 'summary.json'} marks the run incomplete")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - reported, recorded in summary.json
+        progress.close()
+        err.print(f"[bold red]error:[/] run failed: {type(exc).__name__}: {exc}")
+        err.print(f"{out_dir / 'summary.json'} marks the run incomplete")
+        sys.exit(EXIT_RUN_FAILED)
+    progress.close()
+    if not quiet:
+        out.print(_summary_table(result, out_dir))
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO_FILE|NAME")
+def validate(scenario: str) -> None:
+    """Check a scenario file against the schema without running it."""
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as exc:
+        _fail_input(exc)
+    out.print(
+        f"{scenario}: valid ({loaded.total_devices:,} devices in {len(loaded.fleet)} groups, "
+        f"{loaded.duration_days} days, {len(loaded.actions)} actions)"
+    )
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def scenarios(ctx: click.Context) -> None:
+    """List the built-in scenarios (``scenarios show NAME`` prints one)."""
+    if ctx.invoked_subcommand is None:
+        for name in builtin_names():
+            marker = " (default)" if name == DEFAULT_SCENARIO else ""
+            out.print(f"{name:<24} {builtin_summary(name)}{marker}")
+
+
+@scenarios.command("show")
+@click.argument("name")
+def scenarios_show(name: str) -> None:
+    """Print a built-in scenario's YAML, to copy and edit."""
+    try:
+        click.echo(builtin_text(name), nl=False)
+    except ScenarioError as exc:
+        _fail_input(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""AT command layer, virtual modem and serial driver (see the open issues; nothing here yet)."""

@@ -1,0 +1,1 @@
+"""Scenario files: the pydantic schema, the YAML loader with located errors, built-in scenarios."""

@@ -1,0 +1,1 @@
+"""The fleet engine: columnar device state, the SIM lifecycle, test allowances and records."""

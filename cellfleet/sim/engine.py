@@ -1,0 +1,522 @@
+"""The fleet engine: a SimPy control plane over columnar fleet state.
+
+Only happenings that change state go on the SimPy event heap, batched per due time: the end of
+each simulated day (records), scheduled operator actions, and the expiry of test-allowance periods
+by days. Before any happening is handled, :meth:`FleetEngine.advance_to` computes the traffic of the
+whole fleet since the previous happening in one vectorized window (``cellfleet.sim.traffic``),
+including the exact data/SMS allowance crossings inside it. A per-device process is never created.
+
+Ordering at equal times: day ends are ``URGENT`` so a day's records show the state at the end of
+that day, before any action scheduled at the next midnight; everything else runs in scheduling
+order, which is deterministic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import simpy
+from simpy.core import NORMAL, URGENT
+
+from cellfleet.sim import records as rec
+from cellfleet.sim.fleet import FleetColumns, TrafficMaps, identities
+from cellfleet.sim.lifecycle import (
+    DEFAULTING_ACTION,
+    FEE_AGAIN,
+    FEE_FIRST,
+    NEXT_STATE,
+    STATE_LABELS,
+    TEST_ALLOWANCE_STATES,
+    Action,
+    DefaultReason,
+    IllegalTransition,
+    State,
+    default_reason_key,
+)
+from cellfleet.sim.rand import stream
+from cellfleet.sim.select import select_devices
+from cellfleet.sim.traffic import (
+    REC_DEVICE,
+    REC_DOWNLINK,
+    REC_DURATION_S,
+    REC_START_S,
+    REC_STATE,
+    REC_UPLINK,
+    SECONDS_PER_DAY,
+    ProfileTable,
+    advance_window,
+    restart_arrivals,
+)
+
+ProgressCallback = Callable[[int, int], None]
+_TEST_STATES = np.array(TEST_ALLOWANCE_STATES, dtype=np.int8)
+
+
+class _At(simpy.events.Event):
+    """An already-triggered event due after ``delay_s`` with a given priority (a bare timeout)."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float, priority: int, callback) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        self.callbacks.append(callback)
+        env.schedule(self, priority, delay_s)
+
+
+@dataclass
+class RunCounts:
+    """What a run did, for the summary."""
+
+    devices: int
+    days: int
+    final_states: dict[str, int] = field(default_factory=dict)
+    defaulted_by_reason: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0
+    total_bytes: int = 0
+    sms: int = 0
+    state_changes: int = 0
+    rejected_operations: int = 0
+    recorded_sessions: int = 0
+    recorded_devices: int = 0
+    control_events: int = 0
+
+    @property
+    def device_days(self) -> int:
+        return self.devices * self.days
+
+    @property
+    def defaulted(self) -> int:
+        return sum(self.defaulted_by_reason.values())
+
+
+@dataclass(frozen=True)
+class _ScheduledAction:
+    index: int
+    occurrence: int
+    time_s: float
+    spec: object  # scenario OperatorAction
+    traffic_row: int  # for set_traffic, else -1
+
+    @property
+    def operation(self) -> str:
+        label = self.spec.name or f"actions[{self.index}]"
+        return label if self.occurrence == 0 else f"{label}#{self.occurrence + 1}"
+
+
+class FleetEngine:
+    """Runs one scenario; records go to ``sink``. Build, then call :meth:`run` once."""
+
+    def __init__(self, scenario, sink: rec.RecordSink, progress: ProgressCallback | None = None) -> None:
+        self.scenario = scenario
+        self.sink = sink
+        self.progress = progress
+        self.env = simpy.Environment()
+        self.days = int(scenario.duration_days)
+        self.end_s = self.days * SECONDS_PER_DAY
+        self.start_epoch_us = int(
+            dt.datetime.combine(scenario.start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp() * 1_000_000
+        )
+        self.start_date = scenario.start_date
+
+        self.profiles = ProfileTable.from_profiles(scenario.traffic_profiles)
+        maps = TrafficMaps({name: i for i, name in enumerate(self.profiles.names)})
+        self.accounts = list(dict.fromkeys(g.account for g in scenario.fleet))
+        self.report_groups = list(dict.fromkeys(g.report_group for g in scenario.fleet))
+        self.cols = FleetColumns.build(scenario, maps, self.accounts, self.report_groups)
+        self.actions = self._expand_actions(maps)
+        self.map_table = maps.table()
+        self._limits_bytes, self._limits_sms, self._allowance_days = self._allowance_tables()
+
+        self.record_flag = self._session_sample()
+        self.counts = RunCounts(devices=self.cols.size, days=self.days)
+        self._reasons: list[str] = []
+        self._reason_index: dict[str, int] = {}
+        self._errors: list[str] = []
+        self._error_index: dict[str, int] = {}
+        self._t_now = 0.0
+        self._next_record_id = 0
+        self._defaults_today = 0
+        self._expiries: dict[float, list[tuple[float, int, np.ndarray]]] = {}
+        self._all_rows = np.arange(self.cols.size, dtype=np.int64)
+
+    # ----------------------------------------------------------------- set-up
+    def _expand_actions(self, maps: TrafficMaps) -> list[_ScheduledAction]:
+        out = []
+        for index, spec in enumerate(self.scenario.actions):
+            row = maps.row_for(spec.traffic) if spec.action == "set_traffic" else -1
+            times = 1 if spec.repeat is None else spec.repeat.times
+            every = 0.0 if spec.repeat is None else spec.repeat.every_days
+            for k in range(times):
+                t = (spec.at_day + k * every) * SECONDS_PER_DAY
+                if t < self.end_s:
+                    out.append(_ScheduledAction(index, k, t, spec, row))
+        return out
+
+    def _allowance_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        plans = self.scenario.rate_plans
+        limit_bytes = np.full((len(plans), len(State)), -1, np.int64)
+        limit_sms = np.full((len(plans), len(State)), -1, np.int64)
+        days = np.full((len(plans), len(State)), np.nan)
+        for p, plan in enumerate(plans):
+            for state, allowance in (
+                (State.PROVISIONED, plan.provisioned_allowance),
+                (State.SUSPENDED, plan.suspended_allowance),
+            ):
+                if allowance is None:
+                    continue
+                if allowance.data_bytes is not None:
+                    limit_bytes[p, state] = allowance.data_bytes
+                if allowance.sms_count is not None:
+                    limit_sms[p, state] = allowance.sms_count
+                if allowance.days is not None:
+                    days[p, state] = allowance.days
+        return limit_bytes, limit_sms, days
+
+    def _session_sample(self) -> np.ndarray:
+        """Which devices get one record per session (``outputs.sessions``)."""
+        cfg = self.scenario.outputs.sessions
+        n = self.cols.size
+        flag = np.zeros(n, dtype=np.bool_)
+        mode = cfg.mode
+        if mode == "auto":
+            mode = "all" if n <= cfg.all_max_devices else "sample"
+        if mode == "all":
+            flag[:] = True
+        elif mode == "sample":
+            k = min(cfg.sample_devices, n)
+            flag[stream(self.scenario.seed, "outputs/sessions-sample").choice(n, size=k, replace=False)] = True
+        return flag
+
+    # ------------------------------------------------------------------- run
+    def run(self) -> RunCounts:
+        """Simulate the whole scenario and emit every record; returns the run's counts."""
+        cols = self.cols
+        self._restart(self._all_rows, 0.0)
+        for state in TEST_ALLOWANCE_STATES:
+            rows = self._all_rows[cols.state == state]
+            self._schedule_expiries(rows, state, 0.0)
+        for day in range(self.days):
+            _At(self.env, (day + 1) * SECONDS_PER_DAY, URGENT, self._day_end_callback(day))
+        for action in self.actions:
+            _At(self.env, action.time_s, NORMAL, self._action_callback(action))
+        self.env.run()
+        self._emit_devices()
+        self._final_counts()
+        return self.counts
+
+    def advance_to(self, t_s: float) -> None:
+        """Compute all traffic in ``[now, t_s)`` and commit the allowance crossings inside it."""
+        if t_s <= self._t_now:
+            return
+        cols = self.cols
+        expected = float(self.profiles.session_rate_per_s.max(initial=0.0)) * (t_s - self._t_now)
+        capacity = int(np.count_nonzero(self.record_flag) * expected * 1.25) + 64
+        def_dev, def_time, def_from, def_reason, sess = advance_window(
+            self._all_rows, t_s, self.record_flag, capacity,
+            cols.state, cols.traffic_map, self.map_table, cols.rate_plan,
+            self._limits_bytes, self._limits_sms,
+            cols.rng_key, cols.rng_counter, cols.next_session_s, cols.next_sms_s,
+            cols.allowance_used_bytes, cols.allowance_used_sms, cols.test_entry_s,
+            cols.day_bytes, cols.day_sessions, cols.day_sms,
+            cols.total_bytes, cols.total_sessions, cols.total_sms,
+            *self.profiles.kernel_args(),
+        )  # fmt: skip
+        self._t_now = t_s
+        if def_dev.size:
+            order = np.lexsort((def_dev, def_time))
+            self._record_defaults(def_dev[order], def_time[order], def_from[order], def_reason[order])
+        if sess.shape[0]:
+            self._emit_sessions(sess)
+
+    # --------------------------------------------------------------- happenings
+    def _day_end_callback(self, day: int):
+        def on_day_end(_event) -> None:
+            self.counts.control_events += 1
+            self.advance_to(self.env.now)
+            self._emit_day(day)
+            if self.progress is not None:
+                self.progress(day + 1, self.days)
+
+        return on_day_end
+
+    def _action_callback(self, action: _ScheduledAction):
+        def on_action(_event) -> None:
+            self.counts.control_events += 1
+            self.advance_to(self.env.now)
+            self._apply_scheduled(action)
+
+        return on_action
+
+    def _apply_scheduled(self, action: _ScheduledAction) -> None:
+        cols = self.cols
+        rng = stream(self.scenario.seed, f"actions/{action.index}/{action.occurrence}")
+        rows = select_devices(
+            action.spec.select,
+            rng,
+            group=cols.group,
+            state=cols.state,
+            account=cols.account,
+            report_group=cols.report_group,
+            group_names=[g.name for g in self.scenario.fleet],
+            accounts=self.accounts,
+            report_groups=self.report_groups,
+        )
+        if action.spec.action == "set_traffic":
+            cols.traffic_map[rows] = action.traffic_row
+            self._restart(rows, self.env.now)
+            return
+        self.apply_action(rows, Action[action.spec.action.upper()], action.operation)
+
+    def apply_action(self, rows: np.ndarray, action: Action, operation: str) -> None:
+        """An operator action on ``rows`` now: legal moves are made, illegal ones recorded."""
+        cols = self.cols
+        t = self.env.now
+        from_state = cols.state[rows]
+        target = NEXT_STATE[from_state, action]
+        legal = target >= 0
+        if not legal.all():
+            self._emit_rejected(rows[~legal], from_state[~legal], action, operation, t)
+        rows, from_state, target = rows[legal], from_state[legal], target[legal]
+        if rows.size == 0:
+            return
+        self._emit_changes(
+            rows, np.full(rows.size, t), from_state, target, np.full(rows.size, action, np.int8),
+            rec.ACTOR_SCENARIO, self._reason_code(operation), self._fees(rows, from_state, action),
+        )  # fmt: skip
+        self._enter(rows, target, t)
+
+    def _fees(self, rows: np.ndarray, from_state: np.ndarray, action) -> np.ndarray:
+        """Fee event per move: First Bill Activation only for a device never in Active-Billed."""
+        return np.where(self.cols.ever_active[rows], FEE_AGAIN[from_state, action], FEE_FIRST[from_state, action])
+
+    def _enter(self, rows: np.ndarray, target: np.ndarray, t: float) -> None:
+        """Move ``rows`` into ``target`` states at ``t``: allowance periods, arrivals."""
+        cols = self.cols
+        old_profile = self.map_table[cols.traffic_map[rows], cols.state[rows]]
+        cols.state[rows] = target
+        cols.ever_active[rows] |= target == State.ACTIVE_BILLED
+        in_test = np.isin(target, _TEST_STATES)
+        cols.test_entry_s[rows] = np.where(in_test, t, np.nan)
+        cols.allowance_used_bytes[rows[in_test]] = 0
+        cols.allowance_used_sms[rows[in_test]] = 0
+        for state in TEST_ALLOWANCE_STATES:
+            self._schedule_expiries(rows[target == state], state, t)
+        changed = self.map_table[cols.traffic_map[rows], target] != old_profile
+        self._restart(rows[changed], t)
+
+    def _restart(self, rows: np.ndarray, t: float) -> None:
+        cols, p = self.cols, self.profiles
+        restart_arrivals(
+            rows, t, cols.state, cols.traffic_map, self.map_table, cols.rng_key, cols.rng_counter,
+            cols.next_session_s, cols.next_sms_s, p.schedule, p.session_rate_per_s, p.period_s, p.sms_rate_per_s,
+        )  # fmt: skip
+
+    def _schedule_expiries(self, rows: np.ndarray, state: State, entry_s: float) -> None:
+        """Schedule the days-limit of the test periods that ``rows`` start at ``entry_s``.
+
+        One event per distinct due time (devices entering together expire together).
+        """
+        if rows.size == 0:
+            return
+        days = self._allowance_days[self.cols.rate_plan[rows], state]
+        for value in np.unique(days[~np.isnan(days)]):
+            due = entry_s + float(value) * SECONDS_PER_DAY
+            if due >= self.end_s:
+                continue
+            batch = (entry_s, int(state), rows[days == value])
+            if due in self._expiries:
+                self._expiries[due].append(batch)
+            else:
+                self._expiries[due] = [batch]
+                _At(self.env, due - self.env.now, NORMAL, self._expiry_callback(due))
+
+    def _expiry_callback(self, due: float):
+        def on_expiry(_event) -> None:
+            self.counts.control_events += 1
+            self.advance_to(self.env.now)
+            cols = self.cols
+            for entry_s, state, rows in self._expiries.pop(due):
+                still = rows[(cols.state[rows] == state) & (cols.test_entry_s[rows] == entry_s)]
+                if still.size:
+                    self._default(still, np.full(still.size, due), np.full(still.size, state, np.int8),
+                                  np.full(still.size, DefaultReason.DAYS, np.int8))  # fmt: skip
+                    self._enter(still, np.full(still.size, State.ACTIVE_BILLED, np.int8), due)
+
+        return on_expiry
+
+    # ------------------------------------------------------------- defaulting
+    def _record_defaults(self, rows, times, from_state, reasons) -> None:
+        """Crossings found by the kernel (state already moved to Active-Billed there)."""
+        self._default(rows, times, from_state, reasons)
+        self.cols.ever_active[rows] = True
+
+    def _default(self, rows, times, from_state, reasons) -> None:
+        actions = np.where(
+            from_state == State.PROVISIONED, DEFAULTING_ACTION[State.PROVISIONED], DEFAULTING_ACTION[State.SUSPENDED]
+        ).astype(np.int8)
+        fees = np.where(self.cols.ever_active[rows], FEE_AGAIN[from_state, actions], FEE_FIRST[from_state, actions])
+        reason_codes = np.empty(rows.size, np.int32)
+        keys = Counter()
+        for s in TEST_ALLOWANCE_STATES:
+            for r in (DefaultReason.DATA, DefaultReason.SMS, DefaultReason.DAYS):
+                mask = (from_state == s) & (reasons == r)
+                if mask.any():
+                    key = default_reason_key(s, r)
+                    reason_codes[mask] = self._reason_code(key)
+                    keys[key] += int(mask.sum())
+        for key, n in keys.items():
+            self.counts.defaulted_by_reason[key] = self.counts.defaulted_by_reason.get(key, 0) + n
+        self._defaults_today += rows.size
+        self._emit_changes(
+            rows, times, from_state, np.full(rows.size, State.ACTIVE_BILLED, np.int8), actions,
+            rec.ACTOR_SYSTEM, reason_codes, fees,
+        )  # fmt: skip
+
+    # ---------------------------------------------------------------- records
+    def _reason_code(self, text: str) -> int:
+        if text not in self._reason_index:
+            self._reason_index[text] = len(self._reasons)
+            self._reasons.append(text)
+        return self._reason_index[text]
+
+    def _emit_changes(self, rows, times, from_state, to_state, actions, actor, reason, fees) -> None:
+        n = rows.size
+        self.counts.state_changes += n
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array(rows, pa.int64()),
+                pa.array(times, pa.float64()),
+                rec.timestamps_us(self.start_epoch_us, times),
+                rec.labels(from_state, rec.STATE_DICT),
+                rec.labels(to_state, rec.STATE_DICT),
+                rec.labels(actions, rec.ACTION_DICT),
+                rec.labels(np.full(n, actor), rec.ACTOR_DICT),
+                rec.names(np.broadcast_to(reason, n), self._reasons),
+                rec.labels(fees, rec.FEE_DICT),
+            ],
+            schema=rec.SCHEMAS["state_changes"],
+        )
+        self.sink.write("state_changes", batch)
+
+    def _emit_rejected(self, rows, states, action: Action, operation: str, t: float) -> None:
+        n = rows.size
+        self.counts.rejected_operations += n
+        codes = np.empty(n, np.int32)
+        for s in np.unique(states):
+            text = str(IllegalTransition(State(int(s)), action))
+            if text not in self._error_index:
+                self._error_index[text] = len(self._errors)
+                self._errors.append(text)
+            codes[states == s] = self._error_index[text]
+        times = np.full(n, t)
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array(rows, pa.int64()),
+                pa.array(times),
+                rec.timestamps_us(self.start_epoch_us, times),
+                rec.labels(states, rec.STATE_DICT),
+                rec.labels(np.full(n, action, np.int8), rec.ACTION_DICT),
+                rec.names(np.zeros(n, np.int32), [operation]),
+                rec.names(codes, self._errors),
+            ],
+            schema=rec.SCHEMAS["rejected_operations"],
+        )
+        self.sink.write("rejected_operations", batch)
+
+    def _emit_day(self, day: int) -> None:
+        cols = self.cols
+        date = pa.scalar(self.start_date + dt.timedelta(days=day), pa.date32())
+        active = np.flatnonzero((cols.day_sessions > 0) | (cols.day_sms > 0))
+        n = active.size
+        self.sink.write(
+            "usage_daily",
+            pa.RecordBatch.from_arrays(
+                [
+                    pa.array(active, pa.int64()),
+                    pa.array(np.full(n, day, np.int32)),
+                    pa.array(np.full(n, np.datetime64(date.as_py(), "D")), pa.date32()),
+                    pa.array(cols.day_bytes[active]),
+                    pa.array(cols.day_sessions[active]),
+                    pa.array(cols.day_sms[active]),
+                    rec.labels(cols.state[active], rec.STATE_DICT),
+                ],
+                schema=rec.SCHEMAS["usage_daily"],
+            ),
+        )
+        cols.day_bytes[active] = 0
+        cols.day_sessions[active] = 0
+        cols.day_sms[active] = 0
+        per_state = np.bincount(cols.state, minlength=len(State))
+        self.sink.write(
+            "fleet_daily",
+            pa.RecordBatch.from_pylist(
+                [{"day": day, "date": date.as_py(), **{s.key: int(per_state[s]) for s in State},
+                  "defaulted": self._defaults_today}],  # fmt: skip
+                schema=rec.SCHEMAS["fleet_daily"],
+            ),
+        )
+        self._defaults_today = 0
+
+    def _emit_sessions(self, sess: np.ndarray) -> None:
+        n = sess.shape[0]
+        order = np.lexsort((sess[:, REC_DEVICE], sess[:, REC_START_S]))
+        sess = sess[order]
+        up = sess[:, REC_UPLINK].astype(np.int64)
+        down = sess[:, REC_DOWNLINK].astype(np.int64)
+        start = sess[:, REC_START_S]
+        ids = np.arange(self._next_record_id, self._next_record_id + n, dtype=np.int64)
+        self._next_record_id += n
+        self.counts.recorded_sessions += n
+        self.sink.write(
+            "sessions",
+            pa.RecordBatch.from_arrays(
+                [
+                    pa.array(ids),
+                    pa.array(sess[:, REC_DEVICE].astype(np.int64)),
+                    pa.array(start),
+                    rec.timestamps_us(self.start_epoch_us, start),
+                    pa.array(sess[:, REC_DURATION_S]),
+                    rec.labels(sess[:, REC_STATE].astype(np.int8), rec.STATE_DICT),
+                    pa.array(up),
+                    pa.array(down),
+                    pa.array(up + down),
+                ],
+                schema=rec.SCHEMAS["sessions"],
+            ),
+        )
+
+    def _emit_devices(self) -> None:
+        cols = self.cols
+        iccid, imsi = identities(cols.size)
+        plans = [p.name for p in self.scenario.rate_plans]
+        self.sink.write(
+            "devices",
+            pa.RecordBatch.from_arrays(
+                [
+                    pa.array(self._all_rows),
+                    iccid,
+                    imsi,
+                    rec.names(cols.group, [g.name for g in self.scenario.fleet]),
+                    rec.names(cols.account, self.accounts),
+                    rec.names(cols.report_group, self.report_groups),
+                    rec.names(cols.rate_plan, plans),
+                    rec.labels(cols.initial_state, rec.STATE_DICT),
+                    rec.labels(cols.state, rec.STATE_DICT),
+                ],
+                schema=rec.SCHEMAS["devices"],
+            ),
+        )
+
+    def _final_counts(self) -> None:
+        cols = self.cols
+        per_state = np.bincount(cols.state, minlength=len(State))
+        self.counts.final_states = {STATE_LABELS[s]: int(per_state[s]) for s in State}
+        self.counts.sessions = int(cols.total_sessions.sum())
+        self.counts.total_bytes = int(cols.total_bytes.sum())
+        self.counts.sms = int(cols.total_sms.sum())
+        self.counts.recorded_devices = int(np.count_nonzero(self.record_flag))

@@ -1,0 +1,120 @@
+"""The run directory: Parquet tables that appear atomically, the resolved scenario and summary.json.
+
+Every table is streamed to a hidden partial file (``.NAME.parquet.partial``) and renamed into
+place only when the run has finished, so a reader never sees a half-written table. The run writes
+``summary.json`` with status ``incomplete`` before it starts and replaces it at the end; a run that
+fails or is interrupted removes its partial files and leaves ``summary.json`` with status
+``incomplete`` and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from contextlib import suppress
+from importlib import metadata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from cellfleet.sim.records import SCHEMAS
+
+SUMMARY_FILE = "summary.json"
+RESOLVED_SCENARIO_FILE = "scenario.resolved.yaml"
+_PACKAGES = ("cellfleet", "simpy", "numpy", "numba", "pyarrow", "pydantic")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename (atomic on POSIX)."""
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        with suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+class ParquetSink:
+    """A record sink that streams each table to its partial file; :meth:`commit` publishes them."""
+
+    def __init__(self, directory: Path, tables: tuple[str, ...] = tuple(SCHEMAS), csv: bool = False) -> None:
+        self.directory = directory
+        self.tables = tables
+        self.csv = csv
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.rows: dict[str, int] = {name: 0 for name in tables}
+
+    def _partial(self, name: str) -> Path:
+        return self.directory / f".{name}.parquet.partial"
+
+    def write(self, table: str, batch: pa.RecordBatch) -> None:
+        if table not in self.tables:
+            return
+        writer = self._writers.get(table)
+        if writer is None:
+            writer = pq.ParquetWriter(self._partial(table), SCHEMAS[table], compression="zstd")
+            self._writers[table] = writer
+        writer.write_batch(batch)
+        self.rows[table] += batch.num_rows
+
+    def commit(self) -> dict[str, str]:
+        """Close every table and rename it into place (tables without rows are written empty)."""
+        files = {}
+        for name in self.tables:
+            writer = self._writers.pop(name, None)
+            if writer is None:
+                pq.write_table(SCHEMAS[name].empty_table(), self._partial(name), compression="zstd")
+            else:
+                writer.close()
+            final = self.directory / f"{name}.parquet"
+            os.replace(self._partial(name), final)
+            files[name] = final.name
+            if self.csv:
+                csv_path = self.directory / f"{name}.csv"
+                tmp = self.directory / f".{name}.csv.partial"
+                pacsv.write_csv(pq.read_table(final), tmp)
+                os.replace(tmp, csv_path)
+                files[f"{name}_csv"] = csv_path.name
+        return files
+
+    def abort(self) -> None:
+        """Drop every partial file (a failed run never leaves half-written tables)."""
+        for name, writer in list(self._writers.items()):
+            with suppress(Exception):
+                writer.close()
+            self._writers.pop(name)
+        for name in self.tables:
+            with suppress(FileNotFoundError):
+                self._partial(name).unlink()
+
+
+class RunDirectory:
+    """The output directory of one run, and its summary."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.started = time.time()
+
+    def prepare(self, resolved_yaml: str, base_summary: dict) -> None:
+        """Create the directory, write the resolved scenario and an ``incomplete`` summary."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.glob(".*.partial"):
+            stale.unlink()
+        write_atomic(self.path / RESOLVED_SCENARIO_FILE, resolved_yaml.encode())
+        self.write_summary({**base_summary, "status": "incomplete", "reason": "run did not finish"})
+
+    def write_summary(self, summary: dict) -> None:
+        text = json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n"
+        write_atomic(self.path / SUMMARY_FILE, text.encode())

@@ -1,0 +1,141 @@
+"""Typed records and the sinks they go to.
+
+The engine never prints and never writes files itself: it emits ``pyarrow.RecordBatch`` es of the
+record tables below to a :class:`RecordSink`. :class:`MemorySink` keeps them (tests, notebooks);
+``cellfleet.sim.outputs.ParquetSink`` streams them to files that appear atomically.
+
+Tables (one schema each, in :data:`SCHEMAS`):
+
+* ``state_changes``: every lifecycle move (operator action or defaulting) with the fee event the
+  seed names for it.
+* ``rejected_operations``: operator actions the lifecycle table does not allow.
+* ``usage_daily``: per device and day with activity: bytes, sessions, SMS, state at the day's end.
+* ``fleet_daily``: devices per state at the end of each day.
+* ``sessions``: one row per data session of the recorded devices.
+* ``devices``: identities and assignment of every device.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from cellfleet.sim.lifecycle import STATE_LABELS, Action, FeeEvent, State
+
+STATE_DICT = pa.array([STATE_LABELS[s] for s in State], pa.string())
+ACTION_DICT = pa.array([a.key for a in Action], pa.string())
+FEE_DICT = pa.array([f.key for f in FeeEvent], pa.string())
+ACTOR_DICT = pa.array(["scenario", "system"], pa.string())
+ACTOR_SCENARIO, ACTOR_SYSTEM = 0, 1
+
+_label = pa.dictionary(pa.int8(), pa.string())
+_name = pa.dictionary(pa.int32(), pa.string())
+_ts = pa.timestamp("us", tz="UTC")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "state_changes": pa.schema(
+        [
+            ("device", pa.int64()),
+            ("time_s", pa.float64()),
+            ("time", _ts),
+            ("from_state", _label),
+            ("to_state", _label),
+            ("action", _label),
+            ("actor", _label),
+            ("reason", _name),
+            ("fee_event", _label),
+        ]
+    ),
+    "rejected_operations": pa.schema(
+        [
+            ("device", pa.int64()),
+            ("time_s", pa.float64()),
+            ("time", _ts),
+            ("state", _label),
+            ("action", _label),
+            ("operation", _name),
+            ("error", _name),
+        ]
+    ),
+    "usage_daily": pa.schema(
+        [
+            ("device", pa.int64()),
+            ("day", pa.int32()),
+            ("date", pa.date32()),
+            ("bytes", pa.int64()),
+            ("sessions", pa.int32()),
+            ("sms", pa.int32()),
+            ("state", _label),
+        ]
+    ),
+    "fleet_daily": pa.schema(
+        [("day", pa.int32()), ("date", pa.date32())]
+        + [(s.key, pa.int64()) for s in State]
+        + [("defaulted", pa.int64())]
+    ),
+    "sessions": pa.schema(
+        [
+            ("record_id", pa.int64()),
+            ("device", pa.int64()),
+            ("start_time_s", pa.float64()),
+            ("start_time", _ts),
+            ("duration_s", pa.float64()),
+            ("state_at_usage", _label),
+            ("uplink_bytes", pa.int64()),
+            ("downlink_bytes", pa.int64()),
+            ("total_bytes", pa.int64()),
+        ]
+    ),
+    "devices": pa.schema(
+        [
+            ("device", pa.int64()),
+            ("iccid", pa.string()),
+            ("imsi", pa.string()),
+            ("group", _name),
+            ("account", _name),
+            ("report_group", _name),
+            ("rate_plan", _name),
+            ("initial_state", _label),
+            ("final_state", _label),
+        ]
+    ),
+}
+
+
+def labels(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    """A dictionary-encoded string column from integer codes (no per-row Python objects)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int8)), dictionary)
+
+
+def names(codes: np.ndarray, vocabulary: list[str]) -> pa.DictionaryArray:
+    """Like :func:`labels` for open vocabularies (group names, reasons)."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(vocabulary, pa.string())
+    )
+
+
+def timestamps_us(start_epoch_us: int, time_s: np.ndarray) -> pa.Array:
+    """UTC timestamps for simulated offsets (seconds from the scenario start)."""
+    us = start_epoch_us + np.round(np.asarray(time_s, dtype=np.float64) * 1e6).astype(np.int64)
+    return pa.array(us, _ts)
+
+
+class RecordSink(Protocol):
+    """Where the engine's records go."""
+
+    def write(self, table: str, batch: pa.RecordBatch) -> None: ...
+
+
+class MemorySink:
+    """Keeps every batch in memory; :meth:`table` concatenates one record table."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, list[pa.RecordBatch]] = {name: [] for name in SCHEMAS}
+
+    def write(self, table: str, batch: pa.RecordBatch) -> None:
+        self.batches[table].append(batch)
+
+    def table(self, name: str) -> pa.Table:
+        return pa.Table.from_batches(self.batches[name], schema=SCHEMAS[name])

@@ -1,0 +1,72 @@
+"""Run a scenario into an output directory: engine + Parquet sink + summary, failure-safe."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from cellfleet.scenarios.loader import scenario_to_yaml
+from cellfleet.sim.engine import FleetEngine, ProgressCallback, RunCounts
+from cellfleet.sim.outputs import ParquetSink, RunDirectory, package_versions
+from cellfleet.sim.records import SCHEMAS
+
+
+@dataclass
+class RunResult:
+    """A finished run: its counts, wall time and the summary written to ``summary.json``."""
+
+    counts: RunCounts
+    wall_time_s: float
+    summary: dict
+
+    @property
+    def device_days_per_s(self) -> float:
+        return self.counts.device_days / self.wall_time_s if self.wall_time_s > 0 else float("inf")
+
+
+def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = None) -> RunResult:
+    """Simulate ``scenario`` and write its tables to ``out_dir``.
+
+    On any failure (including Ctrl-C) the partial tables are removed and ``summary.json`` says
+    ``incomplete`` with the reason; the exception is re-raised for the caller to report.
+    """
+    resolved_yaml = scenario_to_yaml(scenario)
+    base = {
+        "status": "incomplete",
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "start_date": scenario.start_date.isoformat(),
+        "duration_days": scenario.duration_days,
+        "devices": scenario.total_devices,
+        "versions": package_versions(),
+        "resolved_scenario": yaml.safe_load(resolved_yaml),
+    }
+    run_dir = RunDirectory(out_dir)
+    run_dir.prepare(resolved_yaml, base)
+    tables = tuple(t for t in SCHEMAS if t != "sessions" or scenario.outputs.sessions.mode != "off")
+    sink = ParquetSink(run_dir.path, tables, csv=scenario.outputs.csv)
+    started = time.perf_counter()
+    try:
+        counts = FleetEngine(scenario, sink, progress=progress).run()
+        files = sink.commit()
+    except BaseException as exc:
+        sink.abort()
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        run_dir.write_summary({**base, "status": "incomplete", "reason": reason,
+                               "wall_time_s": round(time.perf_counter() - started, 3)})  # fmt: skip
+        raise
+    wall = time.perf_counter() - started
+    summary = {
+        **base,
+        "status": "complete",
+        "wall_time_s": round(wall, 3),
+        "device_days": counts.device_days,
+        "device_days_per_s": round(counts.device_days / wall, 1) if wall > 0 else None,
+        "counts": {**asdict(counts), "defaulted": counts.defaulted},
+        "tables": {name: {"file": files[name], "rows": sink.rows[name]} for name in tables},
+    }
+    run_dir.write_summary(summary)
+    return RunResult(counts=counts, wall_time_s=wall, summary=summary)

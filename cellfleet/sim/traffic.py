@@ -1,0 +1,251 @@
+"""Traffic profiles compiled to arrays, and the vectorized traffic kernel.
+
+Between two control-plane happenings nothing but traffic changes, so the engine hands the whole
+window ``[now, t_end)`` to :func:`advance_window`. For every device it walks the device's data
+sessions and SMS in time order, counts them into the day's accumulators and, for devices in a
+test-allowance state, finds the exact session (or SMS) whose usage exceeds the allowance: the SIM
+defaults to Active-Billed at that session's start time (seed 003: "Upon exceeding any of these
+thresholds, the device is automatically moved to the Active-Billed state"), and every later session
+of the window is counted in the new state. No other happening lies inside a window, so committing
+those crossings when the window ends, stamped with their exact times, is the same as scheduling
+each one on the event heap at its time.
+
+Session model (until the wire model lands): a session is a number of total packet bytes (uplink +
+downlink, the seed's "Total Packet Data Traffic") drawn from the profile's size distribution and
+split by ``uplink_fraction``. :func:`session_total_bytes` is the one place a session's billed bytes
+are produced; the wire model replaces it.
+
+Arrival schedules: ``poisson`` (exponential gaps, rate ``sessions_per_day``) and ``periodic`` (gaps
+of ``86400 / sessions_per_day`` seconds, each jittered by U(-jitter_s, +jitter_s); a (re)start
+draws a uniform phase inside one period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from cellfleet.sim.lifecycle import State
+from cellfleet.sim.rand import uniform01
+
+SECONDS_PER_DAY = 86400.0
+NO_PROFILE = -1
+
+SCHEDULE_POISSON = 0
+SCHEDULE_PERIODIC = 1
+BYTES_FIXED = 0
+BYTES_UNIFORM = 1
+
+#: Columns of the session-record buffer returned by :func:`advance_window`.
+REC_DEVICE, REC_START_S, REC_DURATION_S, REC_STATE, REC_UPLINK, REC_DOWNLINK = range(6)
+REC_COLUMNS = 6
+
+
+@dataclass(frozen=True)
+class ProfileTable:
+    """Traffic profiles as parallel arrays (one entry per profile), ready for the kernel."""
+
+    names: tuple[str, ...]
+    schedule: np.ndarray  # int8: SCHEDULE_*
+    session_rate_per_s: np.ndarray  # float64
+    period_s: np.ndarray  # float64 (inf when no sessions)
+    jitter_s: np.ndarray  # float64
+    bytes_kind: np.ndarray  # int8: BYTES_*
+    bytes_a: np.ndarray  # int64: fixed size, or uniform minimum
+    bytes_b: np.ndarray  # int64: uniform maximum (inclusive)
+    uplink_fraction: np.ndarray  # float64
+    duration_s: np.ndarray  # float64
+    sms_rate_per_s: np.ndarray  # float64
+
+    @classmethod
+    def from_profiles(cls, profiles) -> "ProfileTable":
+        """Compile scenario ``TrafficProfile`` models."""
+        rate = np.array([p.sessions_per_day / SECONDS_PER_DAY for p in profiles], dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            period = np.where(rate > 0, 1.0 / np.where(rate > 0, rate, 1.0), np.inf)
+        sb = [p.session_bytes for p in profiles]
+        return cls(
+            names=tuple(p.name for p in profiles),
+            schedule=np.array(
+                [SCHEDULE_PERIODIC if p.schedule == "periodic" else SCHEDULE_POISSON for p in profiles],
+                dtype=np.int8,
+            ),
+            session_rate_per_s=rate,
+            period_s=period.astype(np.float64),
+            jitter_s=np.array([p.jitter_s for p in profiles], dtype=np.float64),
+            bytes_kind=np.array(
+                [BYTES_UNIFORM if s.distribution == "uniform" else BYTES_FIXED for s in sb], dtype=np.int8
+            ),
+            bytes_a=np.array([s.min_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
+            bytes_b=np.array([s.max_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
+            uplink_fraction=np.array([p.uplink_fraction for p in profiles], dtype=np.float64),
+            duration_s=np.array([p.session_duration_s for p in profiles], dtype=np.float64),
+            sms_rate_per_s=np.array([p.sms_per_day / SECONDS_PER_DAY for p in profiles], dtype=np.float64),
+        )
+
+    def kernel_args(self) -> tuple:
+        return (
+            self.schedule,
+            self.session_rate_per_s,
+            self.period_s,
+            self.jitter_s,
+            self.bytes_kind,
+            self.bytes_a,
+            self.bytes_b,
+            self.uplink_fraction,
+            self.duration_s,
+            self.sms_rate_per_s,
+        )
+
+
+@nb.njit(cache=True, inline="always")
+def _draw(key, ctr, i):
+    u = uniform01(key[i], ctr[i])
+    ctr[i] += np.uint64(1)
+    return u
+
+
+@nb.njit(cache=True, inline="always")
+def session_total_bytes(kind, a, b, u):
+    """Billed bytes of one session of a profile, from one uniform draw ``u``."""
+    if kind == BYTES_FIXED:
+        return a
+    return a + np.int64(u * (b - a + 1))
+
+
+@nb.njit(cache=True)
+def restart_arrivals(rows, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate):
+    """(Re)start the arrival processes of ``rows`` at time ``t_s`` for their current profile.
+
+    Called when a device's profile changes (state change or ``set_traffic``): Poisson arrivals are
+    memoryless, periodic ones get a fresh uniform phase. Devices without traffic get ``inf``.
+    """
+    for j in range(rows.shape[0]):
+        _restart_one(rows[j], t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate)
+
+
+@nb.njit(cache=True, inline="always")
+def _restart_one(i, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate):
+    prof = map_table[traffic_map[i], state[i]]
+    if prof < 0:
+        next_sess[i] = np.inf
+        next_sms[i] = np.inf
+        return
+    rate = p_rate[prof]
+    if rate > 0.0:
+        u = _draw(key, ctr, i)
+        if p_sched[prof] == SCHEDULE_POISSON:
+            next_sess[i] = t_s - np.log(u) / rate
+        else:
+            next_sess[i] = t_s + u * p_period[prof]
+    else:
+        next_sess[i] = np.inf
+    srate = p_sms_rate[prof]
+    if srate > 0.0:
+        next_sms[i] = t_s - np.log(_draw(key, ctr, i)) / srate
+    else:
+        next_sms[i] = np.inf
+
+
+@nb.njit(cache=True)
+def advance_window(
+    rows, t_end_s, record_flag, rec_capacity,
+    state, traffic_map, map_table, rate_plan, limit_bytes, limit_sms,
+    key, ctr, next_sess, next_sms, used_bytes, used_sms, test_entry_s,
+    day_bytes, day_sessions, day_sms, tot_bytes, tot_sessions, tot_sms,
+    p_sched, p_rate, p_period, p_jitter, p_bkind, p_ba, p_bb, p_up, p_dur, p_sms_rate,
+):  # fmt: skip
+    """Walk every device of ``rows`` up to ``t_end_s``; see the module docstring.
+
+    Returns ``(def_dev, def_time_s, def_from_state, def_reason, records)``: the defaulted devices
+    with their exact crossing times, the test state they left and the reason code
+    (``DefaultReason``), and session records (``REC_*`` columns) of devices with ``record_flag``.
+    """
+    n = rows.shape[0]
+    def_dev = np.empty(n, np.int64)
+    def_time = np.empty(n, np.float64)
+    def_from = np.empty(n, np.int8)
+    def_reason = np.empty(n, np.int8)
+    n_def = 0
+    rec = np.empty((max(rec_capacity, 16), REC_COLUMNS), np.float64)
+    n_rec = 0
+    for j in range(n):
+        i = rows[j]
+        st = state[i]
+        prof = map_table[traffic_map[i], st]
+        if prof < 0:
+            continue
+        rp = rate_plan[i]
+        lim_b = limit_bytes[rp, st]
+        lim_s = limit_sms[rp, st]
+        while True:
+            ts = next_sess[i]
+            tm = next_sms[i]
+            if ts <= tm:
+                if ts >= t_end_s:
+                    break
+                b = session_total_bytes(p_bkind[prof], p_ba[prof], p_bb[prof], _draw(key, ctr, i))
+                day_bytes[i] += b
+                day_sessions[i] += 1
+                tot_bytes[i] += b
+                tot_sessions[i] += 1
+                if record_flag[i]:
+                    if n_rec == rec.shape[0]:
+                        grown = np.empty((2 * rec.shape[0], REC_COLUMNS), np.float64)
+                        grown[:n_rec] = rec[:n_rec]
+                        rec = grown
+                    up = np.int64(b * p_up[prof] + 0.5)
+                    rec[n_rec, REC_DEVICE] = i
+                    rec[n_rec, REC_START_S] = ts
+                    rec[n_rec, REC_DURATION_S] = p_dur[prof]
+                    rec[n_rec, REC_STATE] = st
+                    rec[n_rec, REC_UPLINK] = up
+                    rec[n_rec, REC_DOWNLINK] = b - up
+                    n_rec += 1
+                # next arrival of this profile
+                u = _draw(key, ctr, i)
+                if p_sched[prof] == SCHEDULE_POISSON:
+                    next_sess[i] = ts - np.log(u) / p_rate[prof]
+                else:
+                    next_sess[i] = ts + p_period[prof] + (2.0 * u - 1.0) * p_jitter[prof]
+                crossed = 0
+                if lim_b >= 0:
+                    used_bytes[i] += b
+                    if used_bytes[i] > lim_b:
+                        crossed = 1  # DefaultReason.DATA
+                t_event = ts
+            else:
+                if tm >= t_end_s:
+                    break
+                day_sms[i] += 1
+                tot_sms[i] += 1
+                next_sms[i] = tm - np.log(_draw(key, ctr, i)) / p_sms_rate[prof]
+                crossed = 0
+                if lim_s >= 0:
+                    used_sms[i] += 1
+                    if used_sms[i] > lim_s:
+                        crossed = 2  # DefaultReason.SMS
+                t_event = tm
+            if crossed:
+                def_dev[n_def] = i
+                def_time[n_def] = t_event
+                def_from[n_def] = st
+                def_reason[n_def] = crossed
+                n_def += 1
+                st = np.int8(2)  # State.ACTIVE_BILLED: no allowance there
+                state[i] = st
+                test_entry_s[i] = np.nan
+                lim_b = limit_bytes[rp, st]
+                lim_s = limit_sms[rp, st]
+                new_prof = map_table[traffic_map[i], st]
+                if new_prof != prof:
+                    prof = new_prof
+                    _restart_one(i, t_event, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate)
+                    if prof < 0:
+                        break
+    return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], rec[:n_rec]
+
+
+assert State.ACTIVE_BILLED == 2
