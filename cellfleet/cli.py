@@ -156,7 +156,7 @@ def scenarios(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         for name in builtin_names():
             marker = " (default)" if name == DEFAULT_SCENARIO else ""
-            out.print(f"{name:<24} {builtin_summary(name)}{marker}")
+            click.echo(f"{name:<24} {builtin_summary(name)}{marker}")
 
 
 @scenarios.command("show")

@@ -491,7 +491,7 @@ class SessionsOutput(_Model):
     sample of ``sample_devices``; ``all``; ``sample``; ``off``: no session table."""
     sample_devices: PosInt = 1000
     """Sample size for ``sample`` (and ``auto`` above the limit)."""
-    all_max_devices: PosInt = 20000
+    all_max_devices: PosInt = 10000
     """Largest fleet for which ``auto`` records every device."""
 
 

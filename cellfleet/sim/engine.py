@@ -111,10 +111,17 @@ class _ScheduledAction:
 class FleetEngine:
     """Runs one scenario; records go to ``sink``. Build, then call :meth:`run` once."""
 
-    def __init__(self, scenario, sink: rec.RecordSink, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        scenario,
+        sink: rec.RecordSink,
+        progress: ProgressCallback | None = None,
+        stop_requested: Callable[[], bool] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.sink = sink
         self.progress = progress
+        self.stop_requested = stop_requested
         self.env = simpy.Environment()
         self.days = int(scenario.duration_days)
         self.end_s = self.days * SECONDS_PER_DAY
@@ -210,7 +217,13 @@ class FleetEngine:
         return self.counts
 
     def advance_to(self, t_s: float) -> None:
-        """Compute all traffic in ``[now, t_s)`` and commit the allowance crossings inside it."""
+        """Compute all traffic in ``[now, t_s)`` and commit the allowance crossings inside it.
+
+        Every happening starts here, so this is also where a requested stop (Ctrl-C) takes effect:
+        between two vectorized windows, never inside one.
+        """
+        if self.stop_requested is not None and self.stop_requested():
+            raise KeyboardInterrupt
         if t_s <= self._t_now:
             return
         cols = self.cols

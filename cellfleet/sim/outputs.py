@@ -25,6 +25,8 @@ from cellfleet.sim.records import SCHEMAS
 
 SUMMARY_FILE = "summary.json"
 RESOLVED_SCENARIO_FILE = "scenario.resolved.yaml"
+#: Rows buffered per table before a Parquet row group is written.
+ROW_GROUP_ROWS = 1 << 20
 _PACKAGES = ("cellfleet", "simpy", "numpy", "numba", "pyarrow", "pydantic")
 
 
@@ -54,30 +56,41 @@ class ParquetSink:
         self.tables = tables
         self.csv = csv
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._pending: dict[str, list[pa.RecordBatch]] = {name: [] for name in tables}
+        self._pending_rows: dict[str, int] = {name: 0 for name in tables}
         self.rows: dict[str, int] = {name: 0 for name in tables}
 
     def _partial(self, name: str) -> Path:
         return self.directory / f".{name}.parquet.partial"
 
     def write(self, table: str, batch: pa.RecordBatch) -> None:
+        """Buffer ``batch``; full row groups go to the partial file as they fill."""
         if table not in self.tables:
             return
+        self._pending[table].append(batch)
+        self._pending_rows[table] += batch.num_rows
+        self.rows[table] += batch.num_rows
+        if self._pending_rows[table] >= ROW_GROUP_ROWS:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
         writer = self._writers.get(table)
         if writer is None:
             writer = pq.ParquetWriter(self._partial(table), SCHEMAS[table], compression="zstd")
             self._writers[table] = writer
-        writer.write_batch(batch)
-        self.rows[table] += batch.num_rows
+        if self._pending_rows[table]:
+            # unify_dictionaries: batches may carry different (growing) vocabularies
+            data = pa.Table.from_batches(self._pending[table], SCHEMAS[table]).unify_dictionaries()
+            writer.write_table(data, row_group_size=max(data.num_rows, 1))
+        self._pending[table] = []
+        self._pending_rows[table] = 0
 
     def commit(self) -> dict[str, str]:
         """Close every table and rename it into place (tables without rows are written empty)."""
         files = {}
         for name in self.tables:
-            writer = self._writers.pop(name, None)
-            if writer is None:
-                pq.write_table(SCHEMAS[name].empty_table(), self._partial(name), compression="zstd")
-            else:
-                writer.close()
+            self._flush(name)
+            self._writers.pop(name).close()
             final = self.directory / f"{name}.parquet"
             os.replace(self._partial(name), final)
             files[name] = final.name

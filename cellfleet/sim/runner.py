@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +29,37 @@ class RunResult:
         return self.counts.device_days / self.wall_time_s if self.wall_time_s > 0 else float("inf")
 
 
+class _StopOnSignal:
+    """Turns SIGINT/SIGTERM into a stop request the engine honours between windows.
+
+    A signal delivered while a compiled kernel runs cannot raise there, so the handler only sets a
+    flag; the engine raises ``KeyboardInterrupt`` at its next happening (within one window).
+    Outside the main thread (where handlers cannot be installed) signals keep their defaults.
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._previous: dict[int, object] = {}
+
+    def requested(self) -> bool:
+        return self._flag
+
+    def _handle(self, signum, frame) -> None:
+        self._flag = True
+
+    def __enter__(self) -> "_StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self._SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = None) -> RunResult:
     """Simulate ``scenario`` and write its tables to ``out_dir``.
 
@@ -50,7 +83,8 @@ def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = No
     sink = ParquetSink(run_dir.path, tables, csv=scenario.outputs.csv)
     started = time.perf_counter()
     try:
-        counts = FleetEngine(scenario, sink, progress=progress).run()
+        with _StopOnSignal() as stop:
+            counts = FleetEngine(scenario, sink, progress=progress, stop_requested=stop.requested).run()
         files = sink.commit()
     except BaseException as exc:
         sink.abort()

@@ -1,0 +1,247 @@
+"""Invariants of the engine over random scenarios (hypothesis).
+
+Every check replays the records against the rules, not against the engine's internals:
+fleet counts, legal and chained lifecycle moves, the state timeline behind every session and
+every daily row, allowance crossings (never exceeded by more than the crossing session), day
+limits, bytes conservation and determinism.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+
+from strategies import DAY, run_scenario_dict, scenarios
+from test_lifecycle import EXPECTED
+
+STATE_COLS = {"Initial": "initial", "Provisioned": "provisioned", "Active-Billed": "active_billed",
+              "Suspended": "suspended", "Cancelled": "cancelled"}
+TEST_STATES = {"Provisioned": "provisioned_allowance", "Suspended": "suspended_allowance"}
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _timelines(r):
+    """Per device: (change times, states after k changes, change rows)."""
+    devices = r.table("devices")
+    ch = r.changes
+    out = {}
+    grouped = {d: g for d, g in ch.groupby("device", sort=False)}
+    for dev, initial in zip(devices.device, devices.initial_state):
+        g = grouped.get(dev)
+        if g is None:
+            out[dev] = (np.empty(0), [initial], None)
+        else:
+            out[dev] = (g.time_s.to_numpy(), [initial, *g.to_state.tolist()], g.reset_index(drop=True))
+    return devices, out
+
+
+def check_fleet_daily(r, n, days):
+    f = r.fleet
+    assert f.day.tolist() == list(range(days))
+    assert (f[list(STATE_COLS.values())].sum(axis=1) == n).all()
+    devices = r.table("devices")
+    last = f.iloc[-1]
+    final = devices.final_state.value_counts().to_dict()
+    for label, col in STATE_COLS.items():
+        assert last[col] == final.get(label, 0)
+    system = r.changes[r.changes.actor == "system"]
+    assert f.defaulted.sum() == len(system) == r.counts.defaulted
+    per_day = (system.time_s // DAY).astype(int).value_counts()
+    for day, defaulted in zip(f.day, f.defaulted):
+        assert defaulted == per_day.get(day, 0)
+
+
+def check_transitions(r, scenario):
+    ch = r.changes
+    for row in ch.itertuples():
+        exp = EXPECTED.get((row.from_state, row.action))
+        assert exp is not None, f"illegal move recorded: {row}"
+        assert row.to_state == exp[0]
+        assert row.fee_event in (exp[1], exp[2])
+        if row.actor == "system":
+            assert row.to_state == "Active-Billed"
+            assert row.from_state in TEST_STATES
+            prefix = "provisioned" if row.from_state == "Provisioned" else "suspended"
+            assert row.reason in {f"{prefix}_{k}_allowance_exceeded" for k in ("data", "sms", "days")}
+        assert 0 <= row.time_s < scenario.duration_days * DAY
+    rej = r.rejected
+    for row in rej.itertuples():
+        assert (row.state, row.action) not in EXPECTED
+        assert row.error.startswith(f"action '{row.action}' is not allowed in state {row.state} ")
+    devices, timelines = _timelines(r)
+    for dev, final in zip(devices.device, devices.final_state):
+        times, states, rows = timelines[dev]
+        assert states[-1] == final
+        if rows is None:
+            continue
+        assert (np.diff(times) >= 0).all(), "changes of a device out of time order"
+        assert rows.from_state.tolist() == states[:-1], "changes do not chain"
+        # fee: First Bill Activation only for a device never in Active-Billed before
+        ever = states[0] in ("Active-Billed", "Suspended")
+        for row in rows.itertuples():
+            if row.action == "activate" and row.from_state in ("Initial", "Provisioned"):
+                assert row.fee_event == ("reactivation_fee" if ever else "first_bill_activation_fee")
+            ever = ever or row.to_state == "Active-Billed"
+
+
+def _limits(scenario, plan_name, state):
+    plan = scenario.rate_plan(plan_name)
+    a = getattr(plan, TEST_STATES[state])
+    if a is None:
+        return None, None, None
+    return a.data_bytes, a.sms_count, a.days
+
+
+def check_sessions_and_allowances(r, scenario):
+    s = r.sessions
+    assert (s.uplink_bytes + s.downlink_bytes == s.total_bytes).all()
+    assert (s.total_bytes > 0).all() and (s.uplink_bytes >= 0).all() and (s.downlink_bytes >= 0).all()
+    assert s.state_at_usage.isin(["Provisioned", "Active-Billed", "Suspended"]).all()
+    assert ((s.start_time_s >= 0) & (s.start_time_s < scenario.duration_days * DAY)).all()
+    devices, timelines = _timelines(r)
+    end = scenario.duration_days * DAY
+    sess_by_dev = {d: g.sort_values(["start_time_s", "record_id"]) for d, g in s.groupby("device", sort=False)}
+    for dev, plan in zip(devices.device, devices.rate_plan):
+        times, states, rows = timelines[dev]
+        ds = sess_by_dev.get(dev)
+        if ds is not None:
+            t = ds.start_time_s.to_numpy()
+            idx = np.searchsorted(times, t, side="right")
+            expected = np.array(states, dtype=object)[idx]
+            # the crossing session of a data default carries the test state it left
+            if rows is not None:
+                data_default = rows.reason.str.endswith("_data_allowance_exceeded").to_numpy()
+                at_change = (idx > 0) & (times[np.maximum(idx - 1, 0)] == t) if len(times) else np.zeros(len(t), bool)
+                crossing = at_change & data_default[np.maximum(idx - 1, 0)]
+                expected[crossing] = np.array(states, dtype=object)[idx - 1][crossing]
+            assert (ds.state_at_usage.to_numpy() == expected).all(), (dev, ds, rows)
+        # replay every test period of the device
+        entry, state = 0.0, states[0]
+        exits = [] if rows is None else list(rows.itertuples())
+        for k in range(len(exits) + 1):
+            if k < len(exits):
+                ex = exits[k]
+                exit_t, reason, actor = ex.time_s, ex.reason, ex.actor
+            else:
+                exit_t, reason, actor = end, None, None
+            if state in TEST_STATES:
+                data, _sms, ndays = _limits(scenario, plan, state)
+                by_data = actor == "system" and reason.endswith("_data_allowance_exceeded")
+                if ds is not None:
+                    t = ds.start_time_s.to_numpy()
+                    m = (t >= entry) & ((t <= exit_t) if by_data else (t < exit_t))
+                    m &= ds.state_at_usage.to_numpy() == state
+                    period = ds.total_bytes.to_numpy()[m]
+                    pt = t[m]
+                else:
+                    period, pt = np.empty(0, np.int64), np.empty(0)
+                if by_data:
+                    assert data is not None
+                    assert len(period) >= 1 and pt[-1] == exit_t, "no crossing session at the default time"
+                    assert period[:-1].sum() <= data < period.sum(), (dev, entry, exit_t, period, data)
+                elif data is not None:
+                    assert period.sum() <= data, (dev, state, entry, exit_t, period.sum(), data)
+                if actor == "system":
+                    assert reason.startswith(state.lower())
+                if actor == "system" and reason.endswith("_days_allowance_exceeded"):
+                    assert ndays is not None and exit_t == entry + ndays * DAY
+                elif ndays is not None:
+                    # nobody stays in a test state past its day limit (within the run)
+                    due = entry + ndays * DAY
+                    assert exit_t <= due or due >= end, (dev, state, entry, exit_t, due)
+            if k < len(exits):
+                entry, state = exit_t, exits[k].to_state
+
+
+def check_daily_usage(r, scenario):
+    s, u = r.sessions, r.usage
+    assert (u.sessions > 0).sum() + ((u.sessions == 0) & (u.sms > 0)).sum() == len(u)
+    assert not u.duplicated(["device", "day"]).any()
+    # bytes and session conservation per device and per day
+    s_day = s.assign(day=(s.start_time_s // DAY).astype(int))
+    by_dev_day = s_day.groupby(["device", "day"]).agg(bytes=("total_bytes", "sum"), sessions=("total_bytes", "size"))
+    ud = u.set_index(["device", "day"])[["bytes", "sessions"]]
+    ud = ud[ud.sessions > 0]
+    pd.testing.assert_frame_equal(
+        by_dev_day.sort_index().astype("int64"), ud.sort_index().astype("int64"), check_names=False
+    )
+    assert s.groupby("device").total_bytes.sum().sort_index().tolist() == (
+        u[u.sessions > 0].groupby("device").bytes.sum().sort_index().tolist()
+    )
+    assert r.counts.total_bytes == s.total_bytes.sum() == u.bytes.sum()
+    assert r.counts.sessions == len(s) == u.sessions.sum() == r.counts.recorded_sessions
+    assert r.counts.sms == u.sms.sum()
+    # the state of a daily row is the state at the end of that day (before midnight actions)
+    devices, timelines = _timelines(r)
+    for row in u.itertuples():
+        times, states, _ = timelines[row.device]
+        assert row.state == states[np.searchsorted(times, (row.day + 1) * DAY, side="left")]
+    # fleet_daily agrees with the timelines
+    f = r.fleet
+    for day in range(scenario.duration_days):
+        counts = {}
+        for dev in devices.device:
+            times, states, _ = timelines[dev]
+            st = states[np.searchsorted(times, (day + 1) * DAY, side="left")]
+            counts[st] = counts.get(st, 0) + 1
+        row = f.iloc[day]
+        for label, col in STATE_COLS.items():
+            assert row[col] == counts.get(label, 0), (day, label)
+
+
+@PROPS
+@given(scenarios())
+def test_invariants(data):
+    r = run_scenario_dict(data)
+    n = r.scenario.total_devices
+    assert r.counts.devices == n and len(r.table("devices")) == n
+    check_fleet_daily(r, n, r.scenario.duration_days)
+    check_transitions(r, r.scenario)
+    check_sessions_and_allowances(r, r.scenario)
+    check_daily_usage(r, r.scenario)
+
+
+@settings(max_examples=12, deadline=None)
+@given(scenarios(max_devices=120, max_days=8))
+def test_determinism(data):
+    a, b = run_scenario_dict(data), run_scenario_dict(data)
+    for name in a.sink.batches:
+        assert a.sink.table(name).equals(b.sink.table(name)), name
+    assert a.counts == b.counts
+
+
+@settings(max_examples=20, deadline=None)
+@given(scenarios(max_devices=150, max_days=10))
+def test_periodic_gaps_and_session_sizes(data):
+    """Without state or traffic changes, periodic gaps are period +- jitter and sizes are in range."""
+    data = {**data, "actions": []}
+    for g in data["fleet"]:
+        g["initial_state"] = "active_billed"
+    r = run_scenario_dict(data)
+    sc = r.scenario
+    s = r.sessions
+    for g_index, group in enumerate(sc.fleet):
+        name = group.traffic_by_state()["active_billed"]
+        prof = sc.traffic_profile(name)
+        lo = sum(x.count for x in sc.fleet[:g_index])
+        gs = s[(s.device >= lo) & (s.device < lo + group.count)]
+        if prof is None:
+            assert len(gs) == 0
+            continue
+        sb = prof.session_bytes
+        lo_b, hi_b = (sb.bytes, sb.bytes) if sb.distribution == "fixed" else (sb.min_bytes, sb.max_bytes)
+        assert ((gs.total_bytes >= lo_b) & (gs.total_bytes <= hi_b)).all()
+        if prof.schedule != "periodic" or prof.period_s is None:
+            continue
+        for _, ds in gs.groupby("device"):
+            t = np.sort(ds.start_time_s.to_numpy())
+            assert 0 < t[0] < prof.period_s
+            gaps = np.diff(t)
+            assert (gaps >= prof.period_s - prof.jitter_s - 1e-6).all()
+            assert (gaps <= prof.period_s + prof.jitter_s + 1e-6).all()
+            expected = math.floor((sc.duration_days * DAY - t[0]) / prof.period_s) + 1
+            if prof.jitter_s == 0:
+                assert abs(len(t) - expected) <= 1
