@@ -30,6 +30,13 @@ class Run:
     scenario: Any
 
     def table(self, name: str) -> pd.DataFrame:
+        """The record table ``name`` (converted once; do not modify the returned frame)."""
+        cache = self.__dict__.setdefault("_frames", {})
+        if name not in cache:
+            cache[name] = self._frame(name)
+        return cache[name]
+
+    def _frame(self, name: str) -> pd.DataFrame:
         df = self.sink.table(name).to_pandas()
         for col in df.columns:
             if isinstance(df[col].dtype, pd.CategoricalDtype):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 from hypothesis import HealthCheck, given, settings
 
 from strategies import DAY, run_scenario_dict, scenarios
@@ -25,6 +24,8 @@ PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCh
 
 def _timelines(r):
     """Per device: (change times, states after k changes, change rows)."""
+    if hasattr(r, "_timelines"):
+        return r._timelines
     devices = r.table("devices")
     ch = r.changes
     out = {}
@@ -35,6 +36,7 @@ def _timelines(r):
             out[dev] = (np.empty(0), [initial], None)
         else:
             out[dev] = (g.time_s.to_numpy(), [initial, *g.to_state.tolist()], g.reset_index(drop=True))
+    r._timelines = (devices, out)
     return devices, out
 
 
@@ -162,34 +164,29 @@ def check_daily_usage(r, scenario):
     assert not u.duplicated(["device", "day"]).any()
     # bytes and session conservation per device and per day
     s_day = s.assign(day=(s.start_time_s // DAY).astype(int))
-    by_dev_day = s_day.groupby(["device", "day"]).agg(bytes=("total_bytes", "sum"), sessions=("total_bytes", "size"))
-    ud = u.set_index(["device", "day"])[["bytes", "sessions"]]
-    ud = ud[ud.sessions > 0]
-    pd.testing.assert_frame_equal(
-        by_dev_day.sort_index().astype("int64"), ud.sort_index().astype("int64"), check_names=False
-    )
-    assert s.groupby("device").total_bytes.sum().sort_index().tolist() == (
-        u[u.sessions > 0].groupby("device").bytes.sum().sort_index().tolist()
-    )
+    by_dev_day = s_day.groupby(["device", "day"]).total_bytes.agg(["sum", "size"])
+    from_sessions = {k: (int(v["sum"]), int(v["size"])) for k, v in by_dev_day.iterrows()}
+    with_sessions = u[u.sessions > 0]
+    from_usage = {(int(d), int(day)): (int(b), int(n))
+                  for d, day, b, n in zip(with_sessions.device, with_sessions.day, with_sessions.bytes,
+                                          with_sessions.sessions)}
+    assert from_sessions == from_usage
     assert r.counts.total_bytes == s.total_bytes.sum() == u.bytes.sum()
     assert r.counts.sessions == len(s) == u.sessions.sum() == r.counts.recorded_sessions
     assert r.counts.sms == u.sms.sum()
     # the state of a daily row is the state at the end of that day (before midnight actions)
     devices, timelines = _timelines(r)
-    for row in u.itertuples():
-        times, states, _ = timelines[row.device]
-        assert row.state == states[np.searchsorted(times, (row.day + 1) * DAY, side="left")]
+    days = scenario.duration_days
+    day_ends = (np.arange(days) + 1) * DAY
+    end_state = np.empty((len(devices), days), dtype=object)
+    for dev in devices.device:
+        times, states, _ = timelines[dev]
+        end_state[dev] = np.array(states, dtype=object)[np.searchsorted(times, day_ends, side="left")]
+    assert (u.state.to_numpy() == end_state[u.device.to_numpy(), u.day.to_numpy()]).all()
     # fleet_daily agrees with the timelines
     f = r.fleet
-    for day in range(scenario.duration_days):
-        counts = {}
-        for dev in devices.device:
-            times, states, _ = timelines[dev]
-            st = states[np.searchsorted(times, (day + 1) * DAY, side="left")]
-            counts[st] = counts.get(st, 0) + 1
-        row = f.iloc[day]
-        for label, col in STATE_COLS.items():
-            assert row[col] == counts.get(label, 0), (day, label)
+    for label, col in STATE_COLS.items():
+        assert f[col].tolist() == (end_state == label).sum(axis=0).tolist(), label
 
 
 @PROPS

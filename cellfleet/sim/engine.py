@@ -477,8 +477,9 @@ class FleetEngine:
 
     def _emit_sessions(self, sess: np.ndarray) -> None:
         n = sess.shape[0]
-        order = np.lexsort((sess[:, REC_DEVICE], sess[:, REC_START_S]))
-        sess = sess[order]
+        # the kernel fills the buffer device by device; a stable sort on time keeps device order
+        # for equal times, which makes the record order (and record ids) deterministic
+        sess = sess[np.argsort(sess[:, REC_START_S], kind="stable")]
         up = sess[:, REC_UPLINK].astype(np.int64)
         down = sess[:, REC_DOWNLINK].astype(np.int64)
         start = sess[:, REC_START_S]

@@ -180,18 +180,26 @@ def advance_window(
         rp = rate_plan[i]
         lim_b = limit_bytes[rp, st]
         lim_s = limit_sms[rp, st]
+        # the walk keeps the device's columns in locals and writes them back once
+        k = key[i]
+        c = ctr[i]
+        ts = next_sess[i]
+        tm = next_sms[i]
+        ub = used_bytes[i]
+        us = used_sms[i]
+        n_s = 0
+        n_m = 0
+        nb_ = np.int64(0)
+        recording = record_flag[i]
         while True:
-            ts = next_sess[i]
-            tm = next_sms[i]
             if ts <= tm:
                 if ts >= t_end_s:
                     break
-                b = session_total_bytes(p_bkind[prof], p_ba[prof], p_bb[prof], _draw(key, ctr, i))
-                day_bytes[i] += b
-                day_sessions[i] += 1
-                tot_bytes[i] += b
-                tot_sessions[i] += 1
-                if record_flag[i]:
+                b = session_total_bytes(p_bkind[prof], p_ba[prof], p_bb[prof], uniform01(k, c))
+                c += np.uint64(1)
+                nb_ += b
+                n_s += 1
+                if recording:
                     if n_rec == rec.shape[0]:
                         grown = np.empty((2 * rec.shape[0], REC_COLUMNS), np.float64)
                         grown[:n_rec] = rec[:n_rec]
@@ -204,30 +212,30 @@ def advance_window(
                     rec[n_rec, REC_UPLINK] = up
                     rec[n_rec, REC_DOWNLINK] = b - up
                     n_rec += 1
-                # next arrival of this profile
-                u = _draw(key, ctr, i)
+                t_event = ts
+                u = uniform01(k, c)
+                c += np.uint64(1)
                 if p_sched[prof] == SCHEDULE_POISSON:
-                    next_sess[i] = ts - np.log(u) / p_rate[prof]
+                    ts = ts - np.log(u) / p_rate[prof]
                 else:
-                    next_sess[i] = ts + p_period[prof] + (2.0 * u - 1.0) * p_jitter[prof]
+                    ts = ts + p_period[prof] + (2.0 * u - 1.0) * p_jitter[prof]
                 crossed = 0
                 if lim_b >= 0:
-                    used_bytes[i] += b
-                    if used_bytes[i] > lim_b:
+                    ub += b
+                    if ub > lim_b:
                         crossed = 1  # DefaultReason.DATA
-                t_event = ts
             else:
                 if tm >= t_end_s:
                     break
-                day_sms[i] += 1
-                tot_sms[i] += 1
-                next_sms[i] = tm - np.log(_draw(key, ctr, i)) / p_sms_rate[prof]
+                n_m += 1
+                t_event = tm
+                tm = tm - np.log(uniform01(k, c)) / p_sms_rate[prof]
+                c += np.uint64(1)
                 crossed = 0
                 if lim_s >= 0:
-                    used_sms[i] += 1
-                    if used_sms[i] > lim_s:
+                    us += 1
+                    if us > lim_s:
                         crossed = 2  # DefaultReason.SMS
-                t_event = tm
             if crossed:
                 def_dev[n_def] = i
                 def_time[n_def] = t_event
@@ -242,9 +250,24 @@ def advance_window(
                 new_prof = map_table[traffic_map[i], st]
                 if new_prof != prof:
                     prof = new_prof
+                    ctr[i] = c
                     _restart_one(i, t_event, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate)
+                    c = ctr[i]
+                    ts = next_sess[i]
+                    tm = next_sms[i]
                     if prof < 0:
                         break
+        ctr[i] = c
+        next_sess[i] = ts
+        next_sms[i] = tm
+        used_bytes[i] = ub
+        used_sms[i] = us
+        day_bytes[i] += nb_
+        day_sessions[i] += n_s
+        day_sms[i] += n_m
+        tot_bytes[i] += nb_
+        tot_sessions[i] += n_s
+        tot_sms[i] += n_m
     return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], rec[:n_rec]
 
 
