@@ -101,12 +101,17 @@ def build_scenario(devices: int, days: int):
 def worker(kind: str, devices: int, days: int, workdir: str) -> dict:
     """One whole run in this (fresh) process; returns the measurements as a dict."""
     try:
-        os.sched_setaffinity(0, {0})
+        os.sched_setaffinity(0, {int(os.environ.get("FLEET_BENCH_CORE", "0"))})
     except (AttributeError, OSError):
         pass
     import resource
 
     import cellfleet
+    import cellfleet.sim.runner  # noqa: F401  (numpy, pyarrow, simpy, numba, the engine)
+
+    if kind != "engine":
+        sys.path.insert(0, str(BENCH_DIR))
+        import reference_model  # noqa: F401
 
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t_parse = time.perf_counter()
@@ -129,7 +134,6 @@ def worker(kind: str, devices: int, days: int, workdir: str) -> dict:
             "control_events": c.control_events,
         }  # fmt: skip
     else:
-        sys.path.insert(0, str(BENCH_DIR))
         from reference_model import run_reference
 
         cpu0, t0 = time.process_time(), time.perf_counter()
@@ -170,14 +174,15 @@ def label(n: int) -> str:
 
 
 class Runner:
-    def __init__(self, args, pythonpath: str | None, workdir: str) -> None:
+    def __init__(self, args, pythonpath: str | None, workdir: str, core: int = 0) -> None:
         self.args = args
         self.env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                         MKL_NUM_THREADS="1", PYTHONHASHSEED="0")  # fmt: skip
         if pythonpath:
             self.env["PYTHONPATH"] = pythonpath + os.pathsep + self.env.get("PYTHONPATH", "")
         self.workdir = workdir
-        self.prefix = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        self.env["FLEET_BENCH_CORE"] = str(core)
+        self.prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
 
     def run(self, kind: str, devices: int, days: int) -> dict:
         cmd = [*self.prefix, sys.executable, str(Path(__file__).resolve()), "--worker", kind,
@@ -232,12 +237,17 @@ def summarize(runs: list[dict]) -> dict:
         "rate_max": max(rates),
         "wall_med": med([r["wall_s"] for r in runs]),
         "cpu_med": med([r["cpu_s"] for r in runs]),
+        "cpu_over_wall_min": min(r["cpu_s"] / r["wall_s"] for r in runs),
         "rss_med": med([r["peak_rss_mb"] for r in runs]),
         "rss_max": max(r["peak_rss_mb"] for r in runs),
         "rss_import_med": med([r["rss_after_import_mb"] for r in runs]),
         "us_per_dd": 1e6 / med(rates),
         "device_days": runs[0]["device_days"],
     }
+
+
+def runs_all(runs: dict) -> list[dict]:
+    return [r for v in runs.values() for r in v]
 
 
 def per_device_metrics(c: dict, devices: int, days: int) -> dict:
@@ -262,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-days", type=int, default=DAYS,
                     help=f"simulated days of the reference runs (default {DAYS}); rates are per device-day")
     ap.add_argument("--json", type=Path, help="write every run and the summary to this file")
+    ap.add_argument("--core", type=int, default=0, help="CPU core the runs are pinned to (default 0)")
     ap.add_argument("--no-snapshot", action="store_true",
                     help="run the live cellfleet/ tree instead of a copy taken at start")
     ap.add_argument("--worker", nargs=4, metavar=("KIND", "DEVICES", "DAYS", "WORKDIR"), help=argparse.SUPPRESS)
@@ -281,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
             snap = "snapshot " + snapshot_package(tmp / "src")
             pythonpath = str(tmp / "src")
         (tmp / "out").mkdir()
-        runner = Runner(args, pythonpath, str(tmp / "out"))
+        runner = Runner(args, pythonpath, str(tmp / "out"), args.core)
+        code_state = git_state()
         started = dt.datetime.now().astimezone()
         load0 = os.getloadavg()
-        print(f"# fleet bench  {started:%Y-%m-%d %H:%M %Z}  cellfleet {git_state()} ({snap})", flush=True)
+        print(f"# fleet bench  {started:%Y-%m-%d %H:%M %Z}  cellfleet {code_state} ({snap})", flush=True)
         print(f"# warm-up (untimed, compiles/loads the numba cache) ...", flush=True)
         warm = runner.run("engine", 1000, 3)
         if not warm["cellfleet"].startswith(str(tmp)) and not args.no_snapshot:
@@ -338,11 +350,11 @@ def main(argv: list[str] | None = None) -> int:
 
         lines = []
         lines.append(f"Measured {started:%Y-%m-%d} on {platform.node() or 'this machine'}: "
-                     f"{os.cpu_count()} vCPU ({_cpu_model()}), one core (taskset -c 0), NUMBA_NUM_THREADS=1; "
-                     f"Python {platform.python_version()}; cellfleet {git_state()} ({snap}); "
+                     f"{os.cpu_count()} vCPU ({_cpu_model()}), one core (taskset -c {args.core}), NUMBA_NUM_THREADS=1; "
+                     f"Python {platform.python_version()}; cellfleet {code_state} ({snap}); "
                      f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end.")  # fmt: skip
         lines.append("")
-        lines.append("| configuration | device-days | runs | wall (median) | device-days/s median [min–max] "
+        lines.append("| configuration | device-days | runs | wall (CPU) median | device-days/s median [min–max] "
                      "| µs per device-day | peak RSS (median) | vs reference (same round) |")  # fmt: skip
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for cfg in configs:
@@ -357,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                 vs = f"**{med(rs):.0f}×** [{min(rs):.0f}–{max(rs):.0f}]" if rs else "–"
             else:
                 vs = "1×"
-            lines.append(f"| {name} | {s['device_days']:.1e} | {s['n']} | {s['wall_med']:.2f} s "
+            lines.append(f"| {name} | {s['device_days']:.1e} | {s['n']} | {s['wall_med']:.2f} s ({s['cpu_med']:.2f} s) "
                          f"| **{fmt_rate(s['rate_med'])}** [{fmt_rate(s['rate_min'])}–{fmt_rate(s['rate_max'])}] "
                          f"| {s['us_per_dd']:.2f} | {s['rss_med']:.0f} MiB | {vs} |")  # fmt: skip
         lines.append("")
@@ -390,6 +402,18 @@ def main(argv: list[str] | None = None) -> int:
             targets.append((f"cost per device-day within ±20 % from {label(small)} to {label(big)}",
                             f"{'; '.join(mid)} µs; {label(big)}/{label(small)} = {cost_ratio:.2f}",
                             abs(cost_ratio - 1) <= TARGET_COST_SPREAD))  # fmt: skip
+        eng_runs = [r for cfg, v in runs.items() if cfg[0] == "engine" for r in v]
+        if len({r["device_days"] for r in eng_runs}) >= 2:
+            xs = [r["device_days"] for r in eng_runs]
+            ys = [r["wall_s"] for r in eng_runs]
+            mx, my = statistics.fmean(xs), statistics.fmean(ys)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+            fixed = my - slope * mx
+            lines.append(f"Least-squares fit over all engine runs: wall ≈ {fixed:.2f} s fixed per run + "
+                         f"{slope * 1e6:.2f} µs per device-day (marginal rate {fmt_rate(1 / slope)} device-days/s).")
+            low = min(r["cpu_s"] / r["wall_s"] for r in runs_all(runs))
+            lines.append(f"CPU/wall per run ≥ {low:.2f} (below ≈0.95 the run lost its core to other processes).")
+            lines.append("")
         lines.append("| target | measured | result |")
         lines.append("|---|---|---|")
         for name, measured, ok in targets:
@@ -420,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         if args.json:
             args.json.write_text(json.dumps({
-                "command": command, "started": started.isoformat(), "cellfleet": git_state(), "code": snap,
+                "command": command, "started": started.isoformat(), "cellfleet": code_state, "code": snap,
                 "loadavg_start": load0, "loadavg_end": load1,
                 "runs": [r for v in runs.values() for r in v],
                 "summary": {f"{k}-{n}-{d}": s for (k, n, d), s in summ.items()},

@@ -437,6 +437,20 @@ def test_initial_active_billed_counts_as_ever_active():
     assert r.changes.fee_event.tolist() == ["deactivation_fee", "reactivation_fee", "reactivation_fee"]
 
 
+def test_initial_cancelled_has_a_billing_history():
+    """A SIM that starts Cancelled was in service before: reprovisioned and activated, it pays a
+    Reactivation fee, not First Bill Activation (seed 003: First Bill only "for the first time")."""
+    r = run_scenario_dict(
+        scenario_dict(
+            fleet=[{"name": "g", "count": 1, "rate_plan": "p", "traffic": "none", "initial_state": "cancelled"}],
+            actions=[{"at_day": 1, "action": "reprovision"}, {"at_day": 2, "action": "activate"}],
+            days=3,
+        )
+    )
+    assert r.changes.fee_event.tolist() == ["reactivation_fee", "reactivation_fee"]
+    assert r.changes.to_state.tolist() == ["Provisioned", "Active-Billed"]
+
+
 # ---------------------------------------------------------------------- rejected operations
 def test_rejected_operations_recorded_and_run_continues():
     r = run_scenario_dict(
@@ -748,3 +762,73 @@ def test_adding_a_group_does_not_change_another_groups_usage():
     for other in (after, before):
         for x, y in zip(alone, other):
             pd.testing.assert_frame_equal(x, y)
+
+
+# ------------------------------------------------------------ expiry vs action, same instant
+def test_expiry_and_action_at_the_same_instant_resolve_the_same_way():
+    """Two devices whose 2-day Provisioned periods end exactly when an operator 'activate' runs.
+
+    Device 0 is Provisioned from the start (period 0 .. day 2, action at day 2); device 1 is
+    reprovisioned at day 1 (period day 1 .. day 3, action at day 3). The outcome (system default or
+    scenario activation) must not depend on when the test period started; whichever rule the
+    engine picks, both devices must be resolved by the same kind of move.
+    """
+    r = run_scenario_dict(
+        scenario_dict(
+            plans=[_silent_days_plan(2)],
+            fleet=[{"name": "a", "count": 1, "rate_plan": "p", "traffic": "none"},
+                   {"name": "b", "count": 1, "rate_plan": "p", "traffic": "none", "initial_state": "cancelled"}],
+            actions=[
+                {"name": "reprov-b", "at_day": 1, "action": "reprovision", "select": {"group": "b"}},
+                {"name": "act-a", "at_day": 2, "action": "activate", "select": {"group": "a"}},
+                {"name": "act-b", "at_day": 3, "action": "activate", "select": {"group": "b"}},
+            ],
+            days=4,
+        )
+    )
+    ch = r.changes
+    a = ch[(ch.device == 0) & (ch.to_state == "Active-Billed")]
+    b = ch[(ch.device == 1) & (ch.to_state == "Active-Billed")]
+    assert a.time_s.tolist() == [2 * DAY] and b.time_s.tolist() == [3 * DAY]
+    assert a.actor.iloc[0] == b.actor.iloc[0], (
+        f"device 0 (period from t=0) resolved by {a.actor.iloc[0]!r}, "
+        f"device 1 (period from day 1) by {b.actor.iloc[0]!r}"
+    )
+    assert len(r.rejected) in (0, 2)
+
+
+def test_initially_suspended_device_defaults_with_unsuspend_fee():
+    r = run_scenario_dict(
+        scenario_dict(
+            plans=[{"name": "p", "suspended_allowance": {"data_bytes": 2500},
+                    "provisioned_allowance": {"data_bytes": 10}}],
+            profiles=[hourly()],
+            fleet=[{"name": "g", "count": 2, "rate_plan": "p", "traffic": "hourly", "initial_state": "suspended"}],
+            days=1,
+        )
+    )
+    for dev in range(2):
+        s = r.device_sessions(dev)
+        c = one_change(r, dev)
+        assert c.time_s == s.start_time_s[2]
+        assert (c.from_state, c.to_state, c.action, c.actor) == ("Suspended", "Active-Billed", "unsuspend", "system")
+        assert c.reason == "suspended_data_allowance_exceeded"
+        assert c.fee_event == "unsuspend_fee"
+    assert r.counts.defaulted_by_reason == {"suspended_data_allowance_exceeded": 2}
+
+
+def test_timestamps_follow_start_date():
+    r = run_scenario_dict(
+        scenario_dict(
+            plans=[{"name": "p", "provisioned_allowance": {"data_bytes": 1500}}],
+            profiles=[hourly()],
+            fleet=[{"name": "g", "count": 3, "rate_plan": "p", "traffic": "hourly"}],
+            days=2,
+        )
+    )
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    for df, col in ((r.changes, "time_s"), (r.sessions, "start_time_s")):
+        ts_col = "time" if col == "time_s" else "start_time"
+        expected = start + pd.to_timedelta((df[col] * 1e6).round().astype("int64"), unit="us")
+        assert (df[ts_col] == expected).all()
+    assert [str(d) for d in sorted(set(r.usage.date))] == ["2024-01-01", "2024-01-02"]

@@ -316,7 +316,7 @@ class TrafficProfile(_Model):
     sessions_per_day: NonNegFloat
     """Mean number of data sessions per day per device."""
     jitter_s: NonNegFloat = 0.0
-    """Periodic schedule only: each session is shifted by ``U(-jitter_s, +jitter_s)`` seconds;
+    """Periodic schedule only: each gap is changed by ``U(-jitter_s, +jitter_s)`` seconds;
     must be below half the period."""
     session_bytes: SessionBytes
     """Size of one session."""

@@ -6,9 +6,10 @@ by days. Before any happening is handled, :meth:`FleetEngine.advance_to` compute
 whole fleet since the previous happening in one vectorized window (``cellfleet.sim.traffic``),
 including the exact data/SMS allowance crossings inside it. A per-device process is never created.
 
-Ordering at equal times: day ends are ``URGENT`` so a day's records show the state at the end of
-that day, before any action scheduled at the next midnight; everything else runs in scheduling
-order, which is deterministic.
+Ordering at equal times, by fixed priority class: day ends first (a day's records show the state
+at the end of that day, before anything scheduled at the next midnight), then test-period expiries
+(a period covers ``[entry, entry + days)``, so at its end the SIM has defaulted before an operator
+action at that same instant sees it), then operator actions in scenario order.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import simpy
-from simpy.core import NORMAL, URGENT
 
 from cellfleet.sim import records as rec
 from cellfleet.sim.fleet import FleetColumns, TrafficMaps, identities
@@ -54,6 +54,8 @@ from cellfleet.sim.traffic import (
 )
 
 ProgressCallback = Callable[[int, int], None]
+#: SimPy priorities (lower runs first at equal times); see the module docstring.
+PRIORITY_DAY_END, PRIORITY_EXPIRY, PRIORITY_ACTION = 0, 1, 2
 _TEST_STATES = np.array(TEST_ALLOWANCE_STATES, dtype=np.int8)
 
 
@@ -208,9 +210,9 @@ class FleetEngine:
             rows = self._all_rows[cols.state == state]
             self._schedule_expiries(rows, state, 0.0)
         for day in range(self.days):
-            _At(self.env, (day + 1) * SECONDS_PER_DAY, URGENT, self._day_end_callback(day))
+            _At(self.env, (day + 1) * SECONDS_PER_DAY, PRIORITY_DAY_END, self._day_end_callback(day))
         for action in self.actions:
-            _At(self.env, action.time_s, NORMAL, self._action_callback(action))
+            _At(self.env, action.time_s, PRIORITY_ACTION, self._action_callback(action))
         self.env.run()
         self._emit_devices()
         self._final_counts()
@@ -346,7 +348,7 @@ class FleetEngine:
                 self._expiries[due].append(batch)
             else:
                 self._expiries[due] = [batch]
-                _At(self.env, due - self.env.now, NORMAL, self._expiry_callback(due))
+                _At(self.env, due - self.env.now, PRIORITY_EXPIRY, self._expiry_callback(due))
 
     def _expiry_callback(self, due: float):
         def on_expiry(_event) -> None:

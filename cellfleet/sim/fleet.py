@@ -95,7 +95,9 @@ class FleetColumns:
             report_group=rep([report_groups.index(g.report_group) for g in scenario.fleet], np.int32),
             initial_state=initial,
             state=initial.copy(),
-            ever_active=np.isin(initial, [State.ACTIVE_BILLED, State.SUSPENDED]),
+            # A SIM that starts Suspended or Cancelled has a billing history: its next activation
+            # is not "for the first time" (seed 003, Activation Fees), so it pays Reactivation.
+            ever_active=np.isin(initial, [State.ACTIVE_BILLED, State.SUSPENDED, State.CANCELLED]),
             traffic_map=rep([maps.row_for(g.traffic) for g in scenario.fleet], np.int16),
             rng_key=np.concatenate([device_keys(scenario.seed, g.name, g.count) for g in scenario.fleet]),
             rng_counter=np.zeros(n, np.uint64),
