@@ -328,7 +328,7 @@ class FleetEngine:
         cols, p = self.cols, self.profiles
         restart_arrivals(
             rows, t, cols.state, cols.traffic_map, self.map_table, cols.rng_key, cols.rng_counter,
-            cols.next_session_s, cols.next_sms_s, p.schedule, p.session_rate_per_s, p.period_s, p.sms_rate_per_s,
+            cols.next_session_s, cols.next_sms_s, p.schedule, p.period_s, p.sms_gap_s,
         )  # fmt: skip
 
     def _schedule_expiries(self, rows: np.ndarray, state: State, entry_s: float) -> None:

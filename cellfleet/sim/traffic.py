@@ -50,14 +50,14 @@ class ProfileTable:
     names: tuple[str, ...]
     schedule: np.ndarray  # int8: SCHEDULE_*
     session_rate_per_s: np.ndarray  # float64
-    period_s: np.ndarray  # float64 (inf when no sessions)
+    period_s: np.ndarray  # float64: mean gap between sessions (inf when none)
     jitter_s: np.ndarray  # float64
     bytes_kind: np.ndarray  # int8: BYTES_*
     bytes_a: np.ndarray  # int64: fixed size, or uniform minimum
     bytes_b: np.ndarray  # int64: uniform maximum (inclusive)
     uplink_fraction: np.ndarray  # float64
     duration_s: np.ndarray  # float64
-    sms_rate_per_s: np.ndarray  # float64
+    sms_gap_s: np.ndarray  # float64: mean gap between SMS (inf when none)
 
     @classmethod
     def from_profiles(cls, profiles) -> "ProfileTable":
@@ -82,13 +82,14 @@ class ProfileTable:
             bytes_b=np.array([s.max_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
             uplink_fraction=np.array([p.uplink_fraction for p in profiles], dtype=np.float64),
             duration_s=np.array([p.session_duration_s for p in profiles], dtype=np.float64),
-            sms_rate_per_s=np.array([p.sms_per_day / SECONDS_PER_DAY for p in profiles], dtype=np.float64),
+            sms_gap_s=np.array(
+                [SECONDS_PER_DAY / p.sms_per_day if p.sms_per_day > 0 else np.inf for p in profiles], dtype=np.float64
+            ),
         )
 
     def kernel_args(self) -> tuple:
         return (
             self.schedule,
-            self.session_rate_per_s,
             self.period_s,
             self.jitter_s,
             self.bytes_kind,
@@ -96,7 +97,7 @@ class ProfileTable:
             self.bytes_b,
             self.uplink_fraction,
             self.duration_s,
-            self.sms_rate_per_s,
+            self.sms_gap_s,
         )
 
 
@@ -116,35 +117,35 @@ def session_total_bytes(kind, a, b, u):
 
 
 @nb.njit(cache=True)
-def restart_arrivals(rows, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate):
+def restart_arrivals(rows, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap):
     """(Re)start the arrival processes of ``rows`` at time ``t_s`` for their current profile.
 
     Called when a device's profile changes (state change or ``set_traffic``): Poisson arrivals are
     memoryless, periodic ones get a fresh uniform phase. Devices without traffic get ``inf``.
     """
     for j in range(rows.shape[0]):
-        _restart_one(rows[j], t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate)
+        _restart_one(rows[j], t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap)
 
 
 @nb.njit(cache=True, inline="always")
-def _restart_one(i, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate):
+def _restart_one(i, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap):
     prof = map_table[traffic_map[i], state[i]]
     if prof < 0:
         next_sess[i] = np.inf
         next_sms[i] = np.inf
         return
-    rate = p_rate[prof]
-    if rate > 0.0:
+    gap = p_period[prof]
+    if gap < np.inf:
         u = _draw(key, ctr, i)
         if p_sched[prof] == SCHEDULE_POISSON:
-            next_sess[i] = t_s - np.log(u) / rate
+            next_sess[i] = t_s - np.log(u) * gap
         else:
-            next_sess[i] = t_s + u * p_period[prof]
+            next_sess[i] = t_s + u * gap
     else:
         next_sess[i] = np.inf
-    srate = p_sms_rate[prof]
-    if srate > 0.0:
-        next_sms[i] = t_s - np.log(_draw(key, ctr, i)) / srate
+    sms_gap = p_sms_gap[prof]
+    if sms_gap < np.inf:
+        next_sms[i] = t_s - np.log(_draw(key, ctr, i)) * sms_gap
     else:
         next_sms[i] = np.inf
 
@@ -155,7 +156,7 @@ def advance_window(
     state, traffic_map, map_table, rate_plan, limit_bytes, limit_sms,
     key, ctr, next_sess, next_sms, used_bytes, used_sms, test_entry_s,
     day_bytes, day_sessions, day_sms, tot_bytes, tot_sessions, tot_sms,
-    p_sched, p_rate, p_period, p_jitter, p_bkind, p_ba, p_bb, p_up, p_dur, p_sms_rate,
+    p_sched, p_period, p_jitter, p_bkind, p_ba, p_bb, p_up, p_dur, p_sms_gap,
 ):  # fmt: skip
     """Walk every device of ``rows`` up to ``t_end_s``; see the module docstring.
 
@@ -216,7 +217,7 @@ def advance_window(
                 u = uniform01(k, c)
                 c += np.uint64(1)
                 if p_sched[prof] == SCHEDULE_POISSON:
-                    ts = ts - np.log(u) / p_rate[prof]
+                    ts = ts - np.log(u) * p_period[prof]
                 else:
                     ts = ts + p_period[prof] + (2.0 * u - 1.0) * p_jitter[prof]
                 crossed = 0
@@ -229,7 +230,7 @@ def advance_window(
                     break
                 n_m += 1
                 t_event = tm
-                tm = tm - np.log(uniform01(k, c)) / p_sms_rate[prof]
+                tm = tm - np.log(uniform01(k, c)) * p_sms_gap[prof]
                 c += np.uint64(1)
                 crossed = 0
                 if lim_s >= 0:
@@ -251,7 +252,7 @@ def advance_window(
                 if new_prof != prof:
                     prof = new_prof
                     ctr[i] = c
-                    _restart_one(i, t_event, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_rate, p_period, p_sms_rate)
+                    _restart_one(i, t_event, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap)
                     c = ctr[i]
                     ts = next_sess[i]
                     tm = next_sms[i]
