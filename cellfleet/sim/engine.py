@@ -50,6 +50,7 @@ from cellfleet.sim.traffic import (
     SECONDS_PER_DAY,
     ProfileTable,
     advance_window,
+    record_capacity,
     restart_arrivals,
 )
 
@@ -142,6 +143,8 @@ class FleetEngine:
         self._limits_bytes, self._limits_sms, self._allowance_days = self._allowance_tables()
 
         self.record_flag = self._session_sample()
+        self._recorded_devices = int(np.count_nonzero(self.record_flag))
+        self._min_period_s = float(self.profiles.period_s.min(initial=np.inf))
         self.counts = RunCounts(devices=self.cols.size, days=self.days)
         self._reasons: list[str] = []
         self._reason_index: dict[str, int] = {}
@@ -229,9 +232,8 @@ class FleetEngine:
         if t_s <= self._t_now:
             return
         cols = self.cols
-        expected = float(self.profiles.session_rate_per_s.max(initial=0.0)) * (t_s - self._t_now)
-        capacity = int(np.count_nonzero(self.record_flag) * expected * 1.25) + 64
-        def_dev, def_time, def_from, def_reason, sess = advance_window(
+        capacity = record_capacity(self._recorded_devices, t_s - self._t_now, self._min_period_s)
+        def_dev, def_time, def_from, def_reason, sess, n_sessions = advance_window(
             self._all_rows, t_s, self.record_flag, capacity,
             cols.state, cols.traffic_map, self.map_table, cols.rate_plan,
             self._limits_bytes, self._limits_sms,
@@ -241,6 +243,11 @@ class FleetEngine:
             cols.total_bytes, cols.total_sessions, cols.total_sms,
             *self.profiles.kernel_args(),
         )  # fmt: skip
+        if n_sessions > capacity:
+            raise RuntimeError(
+                f"session-record buffer overflow ({n_sessions} > {capacity}) in the window ending at "
+                f"{t_s:.0f} s; record fewer devices (outputs.sessions)"
+            )
         self._t_now = t_s
         if def_dev.size:
             order = np.lexsort((def_dev, def_time))

@@ -49,7 +49,6 @@ class ProfileTable:
 
     names: tuple[str, ...]
     schedule: np.ndarray  # int8: SCHEDULE_*
-    session_rate_per_s: np.ndarray  # float64
     period_s: np.ndarray  # float64: mean gap between sessions (inf when none)
     jitter_s: np.ndarray  # float64
     bytes_kind: np.ndarray  # int8: BYTES_*
@@ -72,7 +71,6 @@ class ProfileTable:
                 [SCHEDULE_PERIODIC if p.schedule == "periodic" else SCHEDULE_POISSON for p in profiles],
                 dtype=np.int8,
             ),
-            session_rate_per_s=rate,
             period_s=period.astype(np.float64),
             jitter_s=np.array([p.jitter_s for p in profiles], dtype=np.float64),
             bytes_kind=np.array(
@@ -150,6 +148,18 @@ def _restart_one(i, t_s, state, traffic_map, map_table, key, ctr, next_sess, nex
         next_sms[i] = np.inf
 
 
+def record_capacity(recorded_devices: int, window_s: float, min_period_s: float) -> int:
+    """A record-buffer size no window can exceed in practice.
+
+    A periodic device has at most ``2 * window / period + 1`` sessions in a window (gaps are
+    longer than half a period); a profile switch adds at most one more. Poisson counts above
+    twice their mean plus 1024 have negligible probability (a 0.5 sqrt(mean) sigma event at the
+    very least).
+    """
+    expected = recorded_devices * window_s / min_period_s if np.isfinite(min_period_s) else 0.0
+    return int(2.0 * expected) + 2 * recorded_devices + 1024
+
+
 @nb.njit(cache=True)
 def advance_window(
     rows, t_end_s, record_flag, rec_capacity,
@@ -160,9 +170,13 @@ def advance_window(
 ):  # fmt: skip
     """Walk every device of ``rows`` up to ``t_end_s``; see the module docstring.
 
-    Returns ``(def_dev, def_time_s, def_from_state, def_reason, records)``: the defaulted devices
-    with their exact crossing times, the test state they left and the reason code
-    (``DefaultReason``), and session records (``REC_*`` columns) of devices with ``record_flag``.
+    Returns ``(def_dev, def_time_s, def_from_state, def_reason, records, n_records)``: the
+    defaulted devices with their exact crossing times, the test state they left and the reason
+    code (``DefaultReason``), and the session records (``REC_*`` columns) of devices with
+    ``record_flag``. The record buffer has a fixed ``rec_capacity`` (see
+    :func:`record_capacity`); ``n_records`` counts every record, so the caller can detect an
+    overflow. Growing the buffer inside the loop would make numba treat it as a reassigned
+    array and slow the walk of every device about 1.7x.
     """
     n = rows.shape[0]
     def_dev = np.empty(n, np.int64)
@@ -170,7 +184,7 @@ def advance_window(
     def_from = np.empty(n, np.int8)
     def_reason = np.empty(n, np.int8)
     n_def = 0
-    rec = np.empty((max(rec_capacity, 16), REC_COLUMNS), np.float64)
+    rec = np.empty((rec_capacity, REC_COLUMNS), np.float64)
     n_rec = 0
     for j in range(n):
         i = rows[j]
@@ -201,17 +215,14 @@ def advance_window(
                 nb_ += b
                 n_s += 1
                 if recording:
-                    if n_rec == rec.shape[0]:
-                        grown = np.empty((2 * rec.shape[0], REC_COLUMNS), np.float64)
-                        grown[:n_rec] = rec[:n_rec]
-                        rec = grown
-                    up = np.int64(b * p_up[prof] + 0.5)
-                    rec[n_rec, REC_DEVICE] = i
-                    rec[n_rec, REC_START_S] = ts
-                    rec[n_rec, REC_DURATION_S] = p_dur[prof]
-                    rec[n_rec, REC_STATE] = st
-                    rec[n_rec, REC_UPLINK] = up
-                    rec[n_rec, REC_DOWNLINK] = b - up
+                    if n_rec < rec_capacity:  # never reassign ``rec`` here: see the docstring
+                        up = np.int64(b * p_up[prof] + 0.5)
+                        rec[n_rec, REC_DEVICE] = i
+                        rec[n_rec, REC_START_S] = ts
+                        rec[n_rec, REC_DURATION_S] = p_dur[prof]
+                        rec[n_rec, REC_STATE] = st
+                        rec[n_rec, REC_UPLINK] = up
+                        rec[n_rec, REC_DOWNLINK] = b - up
                     n_rec += 1
                 t_event = ts
                 u = uniform01(k, c)
@@ -269,7 +280,7 @@ def advance_window(
         tot_bytes[i] += nb_
         tot_sessions[i] += n_s
         tot_sms[i] += n_m
-    return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], rec[:n_rec]
+    return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], rec[: min(n_rec, rec_capacity)], n_rec
 
 
 assert State.ACTIVE_BILLED == 2
