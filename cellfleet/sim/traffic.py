@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 
 from cellfleet.sim.lifecycle import State
-from cellfleet.sim.rand import uniform01
+from cellfleet.sim.rand import exponential1, uniform01
 
 SECONDS_PER_DAY = 86400.0
 NO_PROFILE = -1
@@ -100,13 +100,6 @@ class ProfileTable:
 
 
 @nb.njit(cache=True, inline="always")
-def _draw(key, ctr, i):
-    u = uniform01(key[i], ctr[i])
-    ctr[i] += np.uint64(1)
-    return u
-
-
-@nb.njit(cache=True, inline="always")
 def session_total_bytes(kind, a, b, u):
     """Billed bytes of one session of a profile, from one uniform draw ``u``."""
     if kind == BYTES_FIXED:
@@ -134,16 +127,17 @@ def _restart_one(i, t_s, state, traffic_map, map_table, key, ctr, next_sess, nex
         return
     gap = p_period[prof]
     if gap < np.inf:
-        u = _draw(key, ctr, i)
         if p_sched[prof] == SCHEDULE_POISSON:
-            next_sess[i] = t_s - np.log(u) * gap
+            next_sess[i] = t_s + exponential1(key[i], ctr[i]) * gap
         else:
-            next_sess[i] = t_s + u * gap
+            next_sess[i] = t_s + uniform01(key[i], ctr[i]) * gap
+        ctr[i] += np.uint64(1)
     else:
         next_sess[i] = np.inf
     sms_gap = p_sms_gap[prof]
     if sms_gap < np.inf:
-        next_sms[i] = t_s - np.log(_draw(key, ctr, i)) * sms_gap
+        next_sms[i] = t_s + exponential1(key[i], ctr[i]) * sms_gap
+        ctr[i] += np.uint64(1)
     else:
         next_sms[i] = np.inf
 
@@ -225,12 +219,11 @@ def advance_window(
                         rec[n_rec, REC_DOWNLINK] = b - up
                     n_rec += 1
                 t_event = ts
-                u = uniform01(k, c)
-                c += np.uint64(1)
                 if p_sched[prof] == SCHEDULE_POISSON:
-                    ts = ts - np.log(u) * p_period[prof]
+                    ts = ts + exponential1(k, c) * p_period[prof]
                 else:
-                    ts = ts + p_period[prof] + (2.0 * u - 1.0) * p_jitter[prof]
+                    ts = ts + p_period[prof] + (2.0 * uniform01(k, c) - 1.0) * p_jitter[prof]
+                c += np.uint64(1)
                 crossed = 0
                 if lim_b >= 0:
                     ub += b
@@ -241,7 +234,7 @@ def advance_window(
                     break
                 n_m += 1
                 t_event = tm
-                tm = tm - np.log(uniform01(k, c)) * p_sms_gap[prof]
+                tm = tm + exponential1(k, c) * p_sms_gap[prof]
                 c += np.uint64(1)
                 crossed = 0
                 if lim_s >= 0:
