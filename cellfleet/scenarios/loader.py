@@ -601,7 +601,7 @@ def apply_overrides(
 # Writing
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml when present: 5x faster
     """Safe dumper writing multi-line strings as literal blocks."""
 
 

@@ -15,7 +15,6 @@ action at that same instant sees it), then operator actions in scenario order.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -148,11 +147,21 @@ class FleetEngine:
         self.counts = RunCounts(devices=self.cols.size, days=self.days)
         self._reasons: list[str] = []
         self._reason_index: dict[str, int] = {}
+        # defaulting lookups by [from_state, DefaultReason]: reason vocabulary codes and counts
+        self._defaulting_action = np.zeros(len(State), np.int8)
+        self._default_reason_codes = np.zeros((len(State), len(DefaultReason)), np.int32)
+        for state, action in DEFAULTING_ACTION.items():
+            self._defaulting_action[state] = action
+            for reason in DefaultReason:
+                if reason is not DefaultReason.NONE:
+                    self._default_reason_codes[state, reason] = self._reason_code(default_reason_key(state, reason))
+        self._default_counts = np.zeros((len(State), len(DefaultReason)), np.int64)
         self._errors: list[str] = []
         self._error_index: dict[str, int] = {}
         self._t_now = 0.0
         self._next_record_id = 0
         self._defaults_today = 0
+        self._fleet_daily = np.zeros((self.days, len(State) + 1), np.int64)  # states + defaulted
         self._expiries: dict[float, list[tuple[float, int, np.ndarray]]] = {}
         self._all_rows = np.arange(self.cols.size, dtype=np.int64)
 
@@ -217,6 +226,7 @@ class FleetEngine:
         for action in self.actions:
             _At(self.env, action.time_s, PRIORITY_ACTION, self._action_callback(action))
         self.env.run()
+        self._emit_fleet_daily()
         self._emit_devices()
         self._final_counts()
         return self.counts
@@ -312,7 +322,7 @@ class FleetEngine:
         )  # fmt: skip
         self._enter(rows, target, t)
 
-    def _fees(self, rows: np.ndarray, from_state: np.ndarray, action) -> np.ndarray:
+    def _fees(self, rows: np.ndarray, from_state: np.ndarray, action: np.ndarray | int) -> np.ndarray:
         """Fee event per move: First Bill Activation only for a device never in Active-Billed."""
         return np.where(self.cols.ever_active[rows], FEE_AGAIN[from_state, action], FEE_FIRST[from_state, action])
 
@@ -378,25 +388,14 @@ class FleetEngine:
         self.cols.ever_active[rows] = True
 
     def _default(self, rows, times, from_state, reasons) -> None:
-        actions = np.where(
-            from_state == State.PROVISIONED, DEFAULTING_ACTION[State.PROVISIONED], DEFAULTING_ACTION[State.SUSPENDED]
-        ).astype(np.int8)
-        fees = np.where(self.cols.ever_active[rows], FEE_AGAIN[from_state, actions], FEE_FIRST[from_state, actions])
-        reason_codes = np.empty(rows.size, np.int32)
-        keys = Counter()
-        for s in TEST_ALLOWANCE_STATES:
-            for r in (DefaultReason.DATA, DefaultReason.SMS, DefaultReason.DAYS):
-                mask = (from_state == s) & (reasons == r)
-                if mask.any():
-                    key = default_reason_key(s, r)
-                    reason_codes[mask] = self._reason_code(key)
-                    keys[key] += int(mask.sum())
-        for key, n in keys.items():
-            self.counts.defaulted_by_reason[key] = self.counts.defaulted_by_reason.get(key, 0) + n
+        """Record defaulting moves: the system's Activate (from Provisioned) or Unsuspend."""
+        actions = self._defaulting_action[from_state]
+        fees = self._fees(rows, from_state, actions)
+        np.add.at(self._default_counts, (from_state, reasons), 1)
         self._defaults_today += rows.size
         self._emit_changes(
             rows, times, from_state, np.full(rows.size, State.ACTIVE_BILLED, np.int8), actions,
-            rec.ACTOR_SYSTEM, reason_codes, fees,
+            rec.ACTOR_SYSTEM, self._default_reason_codes[from_state, reasons], fees,
         )  # fmt: skip
 
     # ---------------------------------------------------------------- records
@@ -473,16 +472,20 @@ class FleetEngine:
         cols.day_bytes[active] = 0
         cols.day_sessions[active] = 0
         cols.day_sms[active] = 0
-        per_state = np.bincount(cols.state, minlength=len(State))
+        self._fleet_daily[day, : len(State)] = np.bincount(cols.state, minlength=len(State))
+        self._fleet_daily[day, len(State)] = self._defaults_today
+        self._defaults_today = 0
+
+    def _emit_fleet_daily(self) -> None:
+        """One small table for the whole run (a batch per day would cost more than its rows)."""
+        days = np.arange(self.days, dtype=np.int32)
+        dates = np.datetime64(self.start_date, "D") + days
+        counts = [pa.array(self._fleet_daily[:, k]) for k in range(len(State) + 1)]
         self.sink.write(
             "fleet_daily",
-            pa.RecordBatch.from_pylist(
-                [{"day": day, "date": date.as_py(), **{s.key: int(per_state[s]) for s in State},
-                  "defaulted": self._defaults_today}],  # fmt: skip
-                schema=rec.SCHEMAS["fleet_daily"],
-            ),
+            pa.RecordBatch.from_arrays([pa.array(days), pa.array(dates, pa.date32()), *counts],
+                                       schema=rec.SCHEMAS["fleet_daily"]),  # fmt: skip
         )
-        self._defaults_today = 0
 
     def _emit_sessions(self, sess: np.ndarray) -> None:
         n = sess.shape[0]
@@ -543,3 +546,7 @@ class FleetEngine:
         self.counts.total_bytes = int(cols.total_bytes.sum())
         self.counts.sms = int(cols.total_sms.sum())
         self.counts.recorded_devices = int(np.count_nonzero(self.record_flag))
+        self.counts.defaulted_by_reason = {
+            default_reason_key(State(s), DefaultReason(r)): int(self._default_counts[s, r])
+            for s, r in zip(*np.nonzero(self._default_counts))
+        }

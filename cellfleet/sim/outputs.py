@@ -9,6 +9,7 @@ fails or is interrupted removes its partial files and leaves ``summary.json`` wi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -42,7 +43,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+@functools.cache
 def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a run depends on (read once per process)."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         with suppress(metadata.PackageNotFoundError):

@@ -8,8 +8,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from cellfleet.scenarios.loader import scenario_to_yaml
 from cellfleet.sim.engine import FleetEngine, ProgressCallback, RunCounts
 from cellfleet.sim.outputs import ParquetSink, RunDirectory, package_versions
@@ -75,7 +73,7 @@ def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = No
         "duration_days": scenario.duration_days,
         "devices": scenario.total_devices,
         "versions": package_versions(),
-        "resolved_scenario": yaml.safe_load(resolved_yaml),
+        "resolved_scenario": scenario.model_dump(mode="json"),
     }
     run_dir = RunDirectory(out_dir)
     run_dir.prepare(resolved_yaml, base)
