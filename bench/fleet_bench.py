@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         started = dt.datetime.now().astimezone()
         load0 = os.getloadavg()
         print(f"# fleet bench  {started:%Y-%m-%d %H:%M %Z}  cellfleet {code_state} ({snap})", flush=True)
-        print(f"# warm-up (untimed, compiles/loads the numba cache) ...", flush=True)
+        print("# warm-up (untimed, compiles/loads the numba cache) ...", flush=True)
         warm = runner.run("engine", 1000, 3)
         if not warm["cellfleet"].startswith(str(tmp)) and not args.no_snapshot:
             raise SystemExit(f"snapshot not used by the workers: {warm['cellfleet']}")

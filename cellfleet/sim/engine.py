@@ -14,16 +14,14 @@ action at that same instant sees it), then operator actions in scenario order.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 import simpy
 
 from cellfleet.sim import records as rec
-from cellfleet.sim.fleet import FleetColumns, TrafficMaps, identities
+from cellfleet.sim.fleet import FleetColumns, TrafficMaps
 from cellfleet.sim.lifecycle import (
     DEFAULTING_ACTION,
     FEE_AGAIN,
@@ -33,19 +31,13 @@ from cellfleet.sim.lifecycle import (
     TEST_ALLOWANCE_STATES,
     Action,
     DefaultReason,
-    IllegalTransition,
     State,
     default_reason_key,
 )
 from cellfleet.sim.rand import stream
+from cellfleet.sim.recorder import Recorder
 from cellfleet.sim.select import select_devices
 from cellfleet.sim.traffic import (
-    REC_DEVICE,
-    REC_DOWNLINK,
-    REC_DURATION_S,
-    REC_START_S,
-    REC_STATE,
-    REC_UPLINK,
     SECONDS_PER_DAY,
     ProfileTable,
     advance_window,
@@ -127,10 +119,6 @@ class FleetEngine:
         self.env = simpy.Environment()
         self.days = int(scenario.duration_days)
         self.end_s = self.days * SECONDS_PER_DAY
-        self.start_epoch_us = int(
-            dt.datetime.combine(scenario.start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp() * 1_000_000
-        )
-        self.start_date = scenario.start_date
 
         self.profiles = ProfileTable.from_profiles(scenario.traffic_profiles)
         maps = TrafficMaps({name: i for i, name in enumerate(self.profiles.names)})
@@ -145,8 +133,7 @@ class FleetEngine:
         self._recorded_devices = int(np.count_nonzero(self.record_flag))
         self._min_period_s = float(self.profiles.period_s.min(initial=np.inf))
         self.counts = RunCounts(devices=self.cols.size, days=self.days)
-        self._reasons: list[str] = []
-        self._reason_index: dict[str, int] = {}
+        self.recorder = Recorder(sink, scenario.start_date)
         # defaulting lookups by [from_state, DefaultReason]: reason vocabulary codes and counts
         self._defaulting_action = np.zeros(len(State), np.int8)
         self._default_reason_codes = np.zeros((len(State), len(DefaultReason)), np.int32)
@@ -154,12 +141,9 @@ class FleetEngine:
             self._defaulting_action[state] = action
             for reason in DefaultReason:
                 if reason is not DefaultReason.NONE:
-                    self._default_reason_codes[state, reason] = self._reason_code(default_reason_key(state, reason))
+                    self._default_reason_codes[state, reason] = self.recorder.reason_code(default_reason_key(state, reason))
         self._default_counts = np.zeros((len(State), len(DefaultReason)), np.int64)
-        self._errors: list[str] = []
-        self._error_index: dict[str, int] = {}
         self._t_now = 0.0
-        self._next_record_id = 0
         self._defaults_today = 0
         self._fleet_daily = np.zeros((self.days, len(State) + 1), np.int64)  # states + defaulted
         self._expiries: dict[float, list[tuple[float, int, np.ndarray]]] = {}
@@ -226,7 +210,7 @@ class FleetEngine:
         for action in self.actions:
             _At(self.env, action.time_s, PRIORITY_ACTION, self._action_callback(action))
         self.env.run()
-        self._emit_fleet_daily()
+        self.recorder.fleet_daily(self._fleet_daily)
         self._emit_devices()
         self._final_counts()
         return self.counts
@@ -318,7 +302,7 @@ class FleetEngine:
             return
         self._emit_changes(
             rows, np.full(rows.size, t), from_state, target, np.full(rows.size, action, np.int8),
-            rec.ACTOR_SCENARIO, self._reason_code(operation), self._fees(rows, from_state, action),
+            rec.ACTOR_SCENARIO, self.recorder.reason_code(operation), self._fees(rows, from_state, action),
         )  # fmt: skip
         self._enter(rows, target, t)
 
@@ -399,75 +383,19 @@ class FleetEngine:
         )  # fmt: skip
 
     # ---------------------------------------------------------------- records
-    def _reason_code(self, text: str) -> int:
-        if text not in self._reason_index:
-            self._reason_index[text] = len(self._reasons)
-            self._reasons.append(text)
-        return self._reason_index[text]
-
     def _emit_changes(self, rows, times, from_state, to_state, actions, actor, reason, fees) -> None:
-        n = rows.size
-        self.counts.state_changes += n
-        batch = pa.RecordBatch.from_arrays(
-            [
-                pa.array(rows, pa.int64()),
-                pa.array(times, pa.float64()),
-                rec.timestamps_us(self.start_epoch_us, times),
-                rec.labels(from_state, rec.STATE_DICT),
-                rec.labels(to_state, rec.STATE_DICT),
-                rec.labels(actions, rec.ACTION_DICT),
-                rec.labels(np.full(n, actor), rec.ACTOR_DICT),
-                rec.names(np.broadcast_to(reason, n), self._reasons),
-                rec.labels(fees, rec.FEE_DICT),
-            ],
-            schema=rec.SCHEMAS["state_changes"],
-        )
-        self.sink.write("state_changes", batch)
+        self.counts.state_changes += rows.size
+        self.recorder.state_changes(rows, times, from_state, to_state, actions, actor, reason, fees)
 
     def _emit_rejected(self, rows, states, action: Action, operation: str, t: float) -> None:
-        n = rows.size
-        self.counts.rejected_operations += n
-        codes = np.empty(n, np.int32)
-        for s in np.unique(states):
-            text = str(IllegalTransition(State(int(s)), action))
-            if text not in self._error_index:
-                self._error_index[text] = len(self._errors)
-                self._errors.append(text)
-            codes[states == s] = self._error_index[text]
-        times = np.full(n, t)
-        batch = pa.RecordBatch.from_arrays(
-            [
-                pa.array(rows, pa.int64()),
-                pa.array(times),
-                rec.timestamps_us(self.start_epoch_us, times),
-                rec.labels(states, rec.STATE_DICT),
-                rec.labels(np.full(n, action, np.int8), rec.ACTION_DICT),
-                rec.names(np.zeros(n, np.int32), [operation]),
-                rec.names(codes, self._errors),
-            ],
-            schema=rec.SCHEMAS["rejected_operations"],
-        )
-        self.sink.write("rejected_operations", batch)
+        self.counts.rejected_operations += rows.size
+        self.recorder.rejected(rows, states, action, operation, t)
 
     def _emit_day(self, day: int) -> None:
         cols = self.cols
-        date = pa.scalar(self.start_date + dt.timedelta(days=day), pa.date32())
         active = np.flatnonzero((cols.day_sessions > 0) | (cols.day_sms > 0))
-        n = active.size
-        self.sink.write(
-            "usage_daily",
-            pa.RecordBatch.from_arrays(
-                [
-                    pa.array(active, pa.int64()),
-                    pa.array(np.full(n, day, np.int32)),
-                    pa.array(np.full(n, np.datetime64(date.as_py(), "D")), pa.date32()),
-                    pa.array(cols.day_bytes[active]),
-                    pa.array(cols.day_sessions[active]),
-                    pa.array(cols.day_sms[active]),
-                    rec.labels(cols.state[active], rec.STATE_DICT),
-                ],
-                schema=rec.SCHEMAS["usage_daily"],
-            ),
+        self.recorder.usage_day(
+            day, active, cols.day_bytes[active], cols.day_sessions[active], cols.day_sms[active], cols.state[active]
         )
         cols.day_bytes[active] = 0
         cols.day_sessions[active] = 0
@@ -476,67 +404,15 @@ class FleetEngine:
         self._fleet_daily[day, len(State)] = self._defaults_today
         self._defaults_today = 0
 
-    def _emit_fleet_daily(self) -> None:
-        """One small table for the whole run (a batch per day would cost more than its rows)."""
-        days = np.arange(self.days, dtype=np.int32)
-        dates = np.datetime64(self.start_date, "D") + days
-        counts = [pa.array(self._fleet_daily[:, k]) for k in range(len(State) + 1)]
-        self.sink.write(
-            "fleet_daily",
-            pa.RecordBatch.from_arrays([pa.array(days), pa.array(dates, pa.date32()), *counts],
-                                       schema=rec.SCHEMAS["fleet_daily"]),  # fmt: skip
-        )
-
     def _emit_sessions(self, sess: np.ndarray) -> None:
-        n = sess.shape[0]
-        # the kernel fills the buffer device by device; a stable sort on time keeps device order
-        # for equal times, which makes the record order (and record ids) deterministic
-        sess = sess[np.argsort(sess[:, REC_START_S], kind="stable")]
-        up = sess[:, REC_UPLINK].astype(np.int64)
-        down = sess[:, REC_DOWNLINK].astype(np.int64)
-        start = sess[:, REC_START_S]
-        ids = np.arange(self._next_record_id, self._next_record_id + n, dtype=np.int64)
-        self._next_record_id += n
-        self.counts.recorded_sessions += n
-        self.sink.write(
-            "sessions",
-            pa.RecordBatch.from_arrays(
-                [
-                    pa.array(ids),
-                    pa.array(sess[:, REC_DEVICE].astype(np.int64)),
-                    pa.array(start),
-                    rec.timestamps_us(self.start_epoch_us, start),
-                    pa.array(sess[:, REC_DURATION_S]),
-                    rec.labels(sess[:, REC_STATE].astype(np.int8), rec.STATE_DICT),
-                    pa.array(up),
-                    pa.array(down),
-                    pa.array(up + down),
-                ],
-                schema=rec.SCHEMAS["sessions"],
-            ),
-        )
+        self.counts.recorded_sessions += self.recorder.sessions(sess)
 
     def _emit_devices(self) -> None:
         cols = self.cols
-        iccid, imsi = identities(cols.size)
-        plans = [p.name for p in self.scenario.rate_plans]
-        self.sink.write(
-            "devices",
-            pa.RecordBatch.from_arrays(
-                [
-                    pa.array(self._all_rows),
-                    iccid,
-                    imsi,
-                    rec.names(cols.group, [g.name for g in self.scenario.fleet]),
-                    rec.names(cols.account, self.accounts),
-                    rec.names(cols.report_group, self.report_groups),
-                    rec.names(cols.rate_plan, plans),
-                    rec.labels(cols.initial_state, rec.STATE_DICT),
-                    rec.labels(cols.state, rec.STATE_DICT),
-                ],
-                schema=rec.SCHEMAS["devices"],
-            ),
-        )
+        self.recorder.devices(
+            cols, [g.name for g in self.scenario.fleet], self.accounts, self.report_groups,
+            [p.name for p in self.scenario.rate_plans],
+        )  # fmt: skip
 
     def _final_counts(self) -> None:
         cols = self.cols
