@@ -147,3 +147,30 @@ def test_interrupted_run_leaves_incomplete_summary_and_no_tables(tmp_path: Path)
     assert not list(out_dir.glob("*.parquet")) and not list(out_dir.glob(".*partial"))
     assert (out_dir / "scenario.resolved.yaml").exists()
     assert yaml.safe_load((out_dir / "scenario.resolved.yaml").read_text())["name"] == "seasonal-suspend"
+
+
+def test_progress_bar_on_a_terminal_for_runs_longer_than_a_second(tmp_path: Path) -> None:
+    """Through a real pseudo-terminal: the bar appears on stderr once the run passes one second."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cellfleet.cli", "run", "seasonal-suspend", "-o", str(tmp_path / "pb")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=300) == 0
+    text = seen.decode(errors="replace")
+    assert "seasonal-suspend (20,000 devices)" in text
+    assert "/365" in text
