@@ -111,7 +111,9 @@ def _summary_table(result, out_dir: Path) -> Table:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def run(scenario: str, output: Path | None, seed: int | None, devices: int | None, days: int | None, quiet: bool) -> None:
     """Run a scenario (a YAML file or a built-in name; default: quickstart) and write its tables."""
-    from cellfleet.sim.runner import run_scenario  # heavy imports (numba) only when running
+    from cellfleet.sim.runner import (
+        run_scenario,  # heavy imports (numba) only when running
+    )
 
     try:
         loaded = apply_overrides(load_scenario(scenario), seed=seed, devices=devices, days=days)

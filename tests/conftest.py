@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from strategies import run_scenario_dict
 
 

@@ -14,7 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from cellfleet.scenarios.loader import builtin_names, builtin_text, load_scenario, parse_scenario
+from cellfleet.scenarios.loader import (
+    builtin_names,
+    builtin_text,
+    load_scenario,
+    parse_scenario,
+)
 
 TABLES = ("state_changes", "rejected_operations", "usage_daily", "fleet_daily", "sessions", "devices")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from strategies import DAY, periodic, run_scenario_dict, scenario_dict
 
 HOUR = 3600.0

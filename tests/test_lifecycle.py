@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from cellfleet.sim import lifecycle as lc
-from cellfleet.sim.lifecycle import Action, DefaultReason, FeeEvent, IllegalTransition, State
+from cellfleet.sim.lifecycle import (
+    Action,
+    DefaultReason,
+    FeeEvent,
+    IllegalTransition,
+    State,
+)
 
 STATES = ["Initial", "Provisioned", "Active-Billed", "Suspended", "Cancelled"]
 ACTIONS = ["provision", "reprovision", "activate", "suspend", "unsuspend", "cancel"]

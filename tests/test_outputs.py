@@ -9,7 +9,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from cellfleet.scenarios.loader import apply_overrides, load_scenario, parse_scenario, scenario_to_yaml
+from cellfleet.scenarios.loader import (
+    apply_overrides,
+    load_scenario,
+    parse_scenario,
+    scenario_to_yaml,
+)
 from cellfleet.sim import engine as engine_module
 from cellfleet.sim.runner import run_scenario
 

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
-
 from strategies import DAY, run_scenario_dict, scenarios
 from test_lifecycle import EXPECTED
 
