@@ -6,6 +6,7 @@ The CLI owns exit codes and everything printed: 0 success, 1 a run that failed (
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cellfleet import __version__
+from cellfleet.emulator.session import NAMED_SESSIONS, bill, named_session
+from cellfleet.emulator.wire import WireOptions
 from cellfleet.scenarios.loader import (
     ScenarioError,
     apply_overrides,
@@ -169,6 +172,58 @@ def scenarios_show(name: str) -> None:
         click.echo(builtin_text(name), nl=False)
     except ScenarioError as exc:
         _fail_input(exc)
+
+
+@main.group()
+def traffic() -> None:
+    """What a session costs on the wire."""
+
+
+@traffic.command("explain")
+@click.argument("profile", type=click.Choice(list(NAMED_SESSIONS)))
+@click.option("--payload", "payload_bytes", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Application payload bytes of the one report.")
+@click.option("--tls", "tls_version", type=click.Choice(["1.2", "1.3"]), default="1.3", show_default=True,
+              help="TLS version of the -tls/https profiles.")
+@click.option("--qos", type=click.IntRange(0, 1), default=0, show_default=True, help="MQTT QoS.")
+@click.option("--ipv6", is_flag=True, help="IPv6 instead of IPv4.")
+@click.option("--mtu", "mtu_bytes", type=click.IntRange(min=576), default=1500, show_default=True, help="Link MTU.")
+@click.option("--json", "as_json", is_flag=True, help="Print the packets and totals as JSON.")
+def traffic_explain(profile: str, payload_bytes: int, tls_version: str, qos: int, ipv6: bool, mtu_bytes: int,
+                    as_json: bool) -> None:  # fmt: skip
+    """Print every packet of one session of PROFILE with its IP size, the total on the wire vs the
+    payload, the overhead ratio and the KB billed under per-session 1 KB rounding."""
+    try:
+        wire = WireOptions(ip_version=6 if ipv6 else 4, mtu_bytes=mtu_bytes)
+        session = named_session(profile, tls_version=tls_version, qos=qos, wire=wire)
+        packets = session.packets(payload_bytes)
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    total = bill(packets, payload_bytes)
+    if as_json:
+        click.echo(json.dumps({
+            "profile": profile, "payload_bytes": payload_bytes,
+            "packets": [{"direction": p.direction, "ip_bytes": p.ip_bytes, "transport_payload_bytes": p.payload_bytes,
+                         "label": p.label} for p in packets],
+            "uplink_bytes": total.uplink_bytes, "downlink_bytes": total.downlink_bytes,
+            "total_bytes": total.total_bytes, "overhead_bytes": total.overhead_bytes,
+            "overhead_ratio": None if payload_bytes == 0 else round(total.overhead_ratio, 3),
+            "billed_kb": total.billed_kb,
+        }, indent=2))  # fmt: skip
+        return
+    table = Table(title=f"{profile}: {NAMED_SESSIONS[profile][0]}; payload {payload_bytes} B, IPv{wire.ip_version}")
+    for column, justify in (("#", "right"), ("dir", "left"), ("packet", "left"), ("IP bytes", "right"),
+                            ("TCP/UDP payload", "right")):  # fmt: skip
+        table.add_column(column, justify=justify)
+    for i, p in enumerate(packets, 1):
+        table.add_row(str(i), p.direction, p.label, f"{p.ip_bytes:,}", f"{p.payload_bytes:,}")
+    out.print(table)
+    ratio = "n/a (empty payload)" if payload_bytes == 0 else f"{total.overhead_ratio:.1f} bytes per payload byte"
+    out.print(f"uplink {total.uplink_bytes:,} B + downlink {total.downlink_bytes:,} B = {total.total_bytes:,} B on "
+              f"the wire in {len(packets)} packets for {payload_bytes:,} B of payload")  # fmt: skip
+    out.print(f"overhead {total.overhead_bytes:,} B; ratio {ratio}")
+    out.print(f"billed {total.billed_kb} KB per session (rounded up to the next 1 KB = 1024 B)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,20 +13,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cellfleet.emulator import tls
+from cellfleet.emulator.dtls import dtls_handshake_datagrams, dtls_protect
 from cellfleet.emulator.tls import (
     TlsProfile,
     close_notify_bytes,
-    dtls_handshake_datagrams,
-    dtls_protect,
     handshake_writes,
     protect_writes,
     record_overhead_bytes,
+    tls_totals,
+)
+from cellfleet.emulator.tls_scapy import (
     scapy_dtls_handshake_datagrams,
     scapy_dtls_protect,
     scapy_handshake_records,
     scapy_handshake_writes,
     scapy_protect_writes,
-    tls_totals,
 )
 
 CIPHERS = ("AES_128_GCM_SHA256", "CHACHA20_POLY1305_SHA256", "AES_128_CCM_8")
@@ -334,8 +335,8 @@ def test_scapy_dissects_its_plaintext_handshake_records():
 
 
 def test_scapy_tls12_ccm8_bug_is_still_there():
-    # Pins the scapy 2.8 bug worked around in tls._fix_scapy_tls12_ccm8_tag: without the patch a
-    # TLS 1.2 CCM_8 record carries a 16-byte tag instead of 8 (RFC 6655 §3).
+    # Pins the scapy 2.8 bug worked around in tls_scapy._fix_scapy_tls12_ccm8_tag: without the
+    # patch a TLS 1.2 CCM_8 record carries a 16-byte tag instead of 8 (RFC 6655 §3).
     from scapy.layers.tls.crypto import suites
     from scapy.layers.tls.record import TLS, TLSApplicationData
     from scapy.layers.tls.session import tlsSession, writeConnState

@@ -12,6 +12,26 @@ import itertools
 import numpy as np
 import pytest
 
+from cellfleet.emulator.exchanges import (
+    EXCHANGES,
+    CoapExchange,
+    HttpExchange,
+    MqttExchange,
+    UdpExchange,
+    make_exchange,
+)
+from cellfleet.emulator.framing import (
+    MQTT_CONNACK_BYTES,
+    MQTT_DISCONNECT_BYTES,
+    MQTT_PINGREQ_BYTES,
+    MQTT_PINGRESP_BYTES,
+    MQTT_PUBACK_BYTES,
+    coap_message_size_bytes,
+    coap_options_size_bytes,
+    mqtt_connect_size_bytes,
+    mqtt_publish_size_bytes,
+    mqtt_remaining_length_bytes,
+)
 from cellfleet.emulator.packets import (
     Endpoints,
     coap_request_bytes,
@@ -29,26 +49,10 @@ from cellfleet.emulator.packets import (
     wire_packets,
 )
 from cellfleet.emulator.wire import (
-    EXCHANGES,
-    MQTT_CONNACK_BYTES,
-    MQTT_DISCONNECT_BYTES,
-    MQTT_PINGREQ_BYTES,
-    MQTT_PINGRESP_BYTES,
-    MQTT_PUBACK_BYTES,
-    CoapExchange,
-    HttpExchange,
-    MqttExchange,
-    UdpExchange,
     WireOptions,
     WirePacket,
     Write,
-    coap_message_size_bytes,
-    coap_options_size_bytes,
     effective_mss_bytes,
-    make_exchange,
-    mqtt_connect_size_bytes,
-    mqtt_publish_size_bytes,
-    mqtt_remaining_length_bytes,
     syn_options_bytes,
     tcp_exchange_sizes,
     tcp_totals,

@@ -34,6 +34,13 @@ from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
 from scapy.packet import Packet, Raw
 
+from cellfleet.emulator.exchanges import (
+    CoapExchange,
+    Exchange,
+    HttpExchange,
+    MqttExchange,
+    UdpExchange,
+)
 from cellfleet.emulator.wire import (
     DEFAULT_WIRE_OPTIONS,
     DOWN,
@@ -44,12 +51,7 @@ from cellfleet.emulator.wire import (
     LABEL_SYN_LOST,
     LOST_SUFFIX,
     UP,
-    CoapExchange,
     Direction,
-    Exchange,
-    HttpExchange,
-    MqttExchange,
-    UdpExchange,
     WireOptions,
     WirePacket,
     Write,
