@@ -133,7 +133,7 @@ class FleetEngine:
         self._recorded_devices = int(np.count_nonzero(self.record_flag))
         self._min_period_s = float(self.profiles.period_s.min(initial=np.inf))
         self.counts = RunCounts(devices=self.cols.size, days=self.days)
-        self.recorder = Recorder(sink, scenario.start_date)
+        self.recorder = Recorder(sink, scenario.start_date, scenario.traffic_profiles)
         # defaulting lookups by [from_state, DefaultReason]: reason vocabulary codes and counts
         self._defaulting_action = np.zeros(len(State), np.int8)
         self._default_reason_codes = np.zeros((len(State), len(DefaultReason)), np.int32)

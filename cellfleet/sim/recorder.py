@@ -18,6 +18,8 @@ from cellfleet.sim.traffic import (
     REC_DEVICE,
     REC_DOWNLINK,
     REC_DURATION_S,
+    REC_PAYLOAD,
+    REC_PROFILE,
     REC_START_S,
     REC_STATE,
     REC_UPLINK,
@@ -27,8 +29,11 @@ from cellfleet.sim.traffic import (
 class Recorder:
     """Writes the record tables of one run to ``sink``."""
 
-    def __init__(self, sink: rec.RecordSink, start_date: dt.date) -> None:
+    def __init__(self, sink: rec.RecordSink, start_date: dt.date, profiles=()) -> None:
         self.sink = sink
+        self._profile_names = [p.name for p in profiles]
+        self._protocols = sorted({p.protocol for p in profiles})
+        self._protocol_of_profile = np.array([self._protocols.index(p.protocol) for p in profiles], dtype=np.int32)
         self.start_date = start_date
         self.start_epoch_us = int(dt.datetime.combine(start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp()) * 10**6
         self._reasons: list[str] = []
@@ -136,6 +141,8 @@ class Recorder:
         buffer = buffer[np.argsort(buffer[:, REC_START_S], kind="stable")]
         up = buffer[:, REC_UPLINK].astype(np.int64)
         down = buffer[:, REC_DOWNLINK].astype(np.int64)
+        payload = buffer[:, REC_PAYLOAD].astype(np.int64)
+        profile = buffer[:, REC_PROFILE].astype(np.int32)
         start = buffer[:, REC_START_S]
         ids = np.arange(self._next_record_id, self._next_record_id + n, dtype=np.int64)
         self._next_record_id += n
@@ -149,9 +156,13 @@ class Recorder:
                     rec.timestamps_us(self.start_epoch_us, start),
                     pa.array(buffer[:, REC_DURATION_S]),
                     rec.labels(buffer[:, REC_STATE].astype(np.int8), rec.STATE_DICT),
+                    rec.names(profile, self._profile_names),
+                    rec.names(self._protocol_of_profile[profile], self._protocols),
                     pa.array(up),
                     pa.array(down),
                     pa.array(up + down),
+                    pa.array(payload),
+                    pa.array(up + down - payload),
                 ],
                 schema=rec.SCHEMAS["sessions"],
             ),

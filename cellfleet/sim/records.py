@@ -11,7 +11,9 @@ Tables (one schema each, in :data:`SCHEMAS`):
 * ``rejected_operations``: operator actions the lifecycle table does not allow.
 * ``usage_daily``: per device and day with activity: bytes, sessions, SMS, state at the day's end.
 * ``fleet_daily``: devices per state at the end of each day.
-* ``sessions``: one row per data session of the recorded devices.
+* ``sessions``: one row per data session of the recorded devices: its traffic profile and
+  protocol, uplink/downlink/total IP bytes, and the application payload and overhead within them
+  (a ``raw`` profile knows only its total, so its payload is the total and its overhead 0).
 * ``devices``: identities and assignment of every device.
 """
 
@@ -83,9 +85,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("start_time", _ts),
             ("duration_s", pa.float64()),
             ("state_at_usage", _label),
+            ("profile", _name),
+            ("protocol", _name),
             ("uplink_bytes", pa.int64()),
             ("downlink_bytes", pa.int64()),
             ("total_bytes", pa.int64()),
+            ("payload_bytes", pa.int64()),
+            ("overhead_bytes", pa.int64()),
         ]
     ),
     "devices": pa.schema(

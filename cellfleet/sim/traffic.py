@@ -10,10 +10,11 @@ of the window is counted in the new state. No other happening lies inside a wind
 those crossings when the window ends, stamped with their exact times, is the same as scheduling
 each one on the event heap at its time.
 
-Session model (until the wire model lands): a session is a number of total packet bytes (uplink +
-downlink, the seed's "Total Packet Data Traffic") drawn from the profile's size distribution and
-split by ``uplink_fraction``. :func:`session_total_bytes` is the one place a session's billed bytes
-are produced; the wire model replaces it.
+Session volume: every session draws one size from its profile's distribution. For a ``raw``
+profile that size is the session's total packet bytes (uplink + downlink, the seed's "Total
+Packet Data Traffic"), split by ``uplink_fraction``. For a protocol profile it is the application
+payload, and the uplink and downlink bytes are those of every IP packet of the exchange, looked up
+in tables built from the wire model (``cellfleet.emulator.session``, see :func:`_wire_tables`).
 
 Arrival schedules: ``poisson`` (exponential gaps, rate ``sessions_per_day``) and ``periodic`` (gaps
 of ``86400 / sessions_per_day`` seconds, each jittered by U(-jitter_s, +jitter_s); a (re)start
@@ -39,8 +40,8 @@ BYTES_FIXED = 0
 BYTES_UNIFORM = 1
 
 #: Columns of the session-record buffer returned by :func:`advance_window`.
-REC_DEVICE, REC_START_S, REC_DURATION_S, REC_STATE, REC_UPLINK, REC_DOWNLINK = range(6)
-REC_COLUMNS = 6
+REC_DEVICE, REC_START_S, REC_DURATION_S, REC_STATE, REC_UPLINK, REC_DOWNLINK, REC_PAYLOAD, REC_PROFILE = range(8)
+REC_COLUMNS = 8
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class ProfileTable:
     uplink_fraction: np.ndarray  # float64
     duration_s: np.ndarray  # float64
     sms_gap_s: np.ndarray  # float64: mean gap between SMS (inf when none)
+    wire_offset: np.ndarray  # int64: start of the profile's rows in wire_*_bytes, -1 for raw
+    wire_uplink_bytes: np.ndarray  # int64: IP bytes per session, by payload (see from_profiles)
+    wire_downlink_bytes: np.ndarray  # int64
 
     @classmethod
     def from_profiles(cls, profiles) -> "ProfileTable":
@@ -65,6 +69,7 @@ class ProfileTable:
         with np.errstate(divide="ignore"):
             period = np.where(rate > 0, 1.0 / np.where(rate > 0, rate, 1.0), np.inf)
         sb = [p.session_bytes for p in profiles]
+        offsets, up_tables, down_tables = _wire_tables(profiles)
         return cls(
             names=tuple(p.name for p in profiles),
             schedule=np.array(
@@ -78,11 +83,14 @@ class ProfileTable:
             ),
             bytes_a=np.array([s.min_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
             bytes_b=np.array([s.max_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
-            uplink_fraction=np.array([p.uplink_fraction for p in profiles], dtype=np.float64),
+            uplink_fraction=np.array([p.uplink_share for p in profiles], dtype=np.float64),
             duration_s=np.array([p.session_duration_s for p in profiles], dtype=np.float64),
             sms_gap_s=np.array(
                 [SECONDS_PER_DAY / p.sms_per_day if p.sms_per_day > 0 else np.inf for p in profiles], dtype=np.float64
             ),
+            wire_offset=offsets,
+            wire_uplink_bytes=up_tables,
+            wire_downlink_bytes=down_tables,
         )
 
     def kernel_args(self) -> tuple:
@@ -96,12 +104,41 @@ class ProfileTable:
             self.uplink_fraction,
             self.duration_s,
             self.sms_gap_s,
+            self.wire_offset,
+            self.wire_uplink_bytes,
+            self.wire_downlink_bytes,
         )
 
 
+def _wire_tables(profiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uplink and downlink IP bytes of one session for every payload a profile can draw.
+
+    Protocol profiles (not ``raw``) draw an application payload in ``[min, max]``; the bytes on
+    the wire are a deterministic function of it (``cellfleet.emulator.session``), so they are
+    computed once for the whole range and the kernel looks them up: row ``offset + payload - min``.
+    """
+    from cellfleet.emulator.session import session_for_profile
+
+    offsets = np.full(len(profiles), -1, dtype=np.int64)
+    ups: list[np.ndarray] = [np.zeros(0, np.int64)]
+    downs: list[np.ndarray] = [np.zeros(0, np.int64)]
+    next_row = 0
+    for k, profile in enumerate(profiles):
+        if profile.protocol == "raw":
+            continue
+        low, high = profile.session_bytes.range_bytes
+        up, down = session_for_profile(profile).totals(np.arange(low, high + 1, dtype=np.int64))
+        offsets[k] = next_row
+        next_row += up.size
+        ups.append(up)
+        downs.append(down)
+    return offsets, np.concatenate(ups), np.concatenate(downs)
+
+
 @nb.njit(cache=True, inline="always")
-def session_total_bytes(kind, a, b, u):
-    """Billed bytes of one session of a profile, from one uniform draw ``u``."""
+def session_size_bytes(kind, a, b, u):
+    """The drawn size of one session (billed bytes of ``raw``, else payload), from one uniform
+    draw ``u``."""
     if kind == BYTES_FIXED:
         return a
     return a + np.int64(u * (b - a + 1))
@@ -161,6 +198,7 @@ def advance_window(
     key, ctr, next_sess, next_sms, used_bytes, used_sms, test_entry_s,
     day_bytes, day_sessions, day_sms, tot_bytes, tot_sessions, tot_sms,
     p_sched, p_period, p_jitter, p_bkind, p_ba, p_bb, p_up, p_dur, p_sms_gap,
+    p_wire_off, wire_up, wire_down,
 ):  # fmt: skip
     """Walk every device of ``rows`` up to ``t_end_s``; see the module docstring.
 
@@ -204,19 +242,28 @@ def advance_window(
             if ts <= tm:
                 if ts >= t_end_s:
                     break
-                b = session_total_bytes(p_bkind[prof], p_ba[prof], p_bb[prof], uniform01(k, c))
+                size = session_size_bytes(p_bkind[prof], p_ba[prof], p_bb[prof], uniform01(k, c))
                 c += np.uint64(1)
+                row = p_wire_off[prof]
+                if row >= 0:  # a protocol: the bytes of every packet of the exchange
+                    row += size - p_ba[prof]
+                    up = wire_up[row]
+                    b = up + wire_down[row]
+                else:  # raw: the drawn size is the billed volume
+                    b = size
+                    up = np.int64(b * p_up[prof] + 0.5)
                 nb_ += b
                 n_s += 1
                 if recording:
                     if n_rec < rec_capacity:  # never reassign ``rec`` here: see the docstring
-                        up = np.int64(b * p_up[prof] + 0.5)
                         rec[n_rec, REC_DEVICE] = i
                         rec[n_rec, REC_START_S] = ts
                         rec[n_rec, REC_DURATION_S] = p_dur[prof]
                         rec[n_rec, REC_STATE] = st
                         rec[n_rec, REC_UPLINK] = up
                         rec[n_rec, REC_DOWNLINK] = b - up
+                        rec[n_rec, REC_PAYLOAD] = size
+                        rec[n_rec, REC_PROFILE] = prof
                     n_rec += 1
                 t_event = ts
                 if p_sched[prof] == SCHEDULE_POISSON:
