@@ -177,7 +177,10 @@ def profiles(draw, name):
     else:
         lo = draw(st.integers(1, 8000))
         prof["session_bytes"] = {"distribution": "uniform", "min_bytes": lo, "max_bytes": lo + draw(st.integers(0, 8000))}
-    prof["uplink_fraction"] = draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
+    if draw(st.integers(0, 2)) == 0:  # a session on the wire: session_bytes is the payload
+        prof["protocol"] = draw(st.sampled_from(["mqtt", "mqtt-tls", "http", "https", "coap", "coap-dtls", "udp"]))
+    else:
+        prof["uplink_fraction"] = draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
     prof["sms_per_day"] = draw(st.sampled_from([0.0, 0.0, 0.5, 2.0]))
     return prof
 

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from strategies import DAY, run_scenario_dict, scenarios
 from test_lifecycle import EXPECTED
 
+from cellfleet.emulator.session import session_for_profile
+
 STATE_COLS = {"Initial": "initial", "Provisioned": "provisioned", "Active-Billed": "active_billed",
               "Suspended": "suspended", "Cancelled": "cancelled"}
 TEST_STATES = {"Provisioned": "provisioned_allowance", "Suspended": "suspended_allowance"}
@@ -229,9 +231,14 @@ def test_periodic_gaps_and_session_sizes(data):
         if prof is None:
             assert len(gs) == 0
             continue
-        sb = prof.session_bytes
-        lo_b, hi_b = (sb.bytes, sb.bytes) if sb.distribution == "fixed" else (sb.min_bytes, sb.max_bytes)
-        assert ((gs.total_bytes >= lo_b) & (gs.total_bytes <= hi_b)).all()
+        lo_b, hi_b = prof.session_bytes.range_bytes
+        # the drawn size is the billed volume of a raw profile, the payload of a protocol one
+        drawn = gs.total_bytes if prof.protocol == "raw" else gs.payload_bytes
+        assert ((drawn >= lo_b) & (drawn <= hi_b)).all()
+        if prof.protocol != "raw" and len(gs):
+            up, down = session_for_profile(prof).totals(gs.payload_bytes.to_numpy())
+            assert np.array_equal(gs.uplink_bytes.to_numpy(), up)
+            assert np.array_equal(gs.downlink_bytes.to_numpy(), down)
         if prof.schedule != "periodic" or prof.period_s is None:
             continue
         for _, ds in gs.groupby("device"):

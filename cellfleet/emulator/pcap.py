@@ -121,7 +121,8 @@ def device_addresses(device: int) -> tuple[str, str]:
     interface 1 of the ``device + 1``-th /64 of 2001:db8::/32. Distinct for distinct devices;
     ``ValueError`` beyond the ~16.7 million devices 10.0.0.0/8 holds.
     """
-    ipv4_hosts = DEVICE_IPV4_NETWORK.num_addresses - 2  # network and broadcast addresses
+    # the network and broadcast addresses are not hosts
+    ipv4_hosts = DEVICE_IPV4_NETWORK.num_addresses - 2
     if not 0 <= device < ipv4_hosts:
         raise ValueError(f"device must be in [0, {ipv4_hosts}), got {device}")
     ipv4 = DEVICE_IPV4_NETWORK[device + 1]
@@ -135,7 +136,9 @@ def server_port(session: SessionProfile) -> int:
     name = session.exchange.name
     ports = WELL_KNOWN_PORTS if session.security is None else SECURE_PORTS
     if name not in ports:
-        raise ValueError(f"no server port for {name!r} (secured: {session.security is not None})")
+        raise ValueError(
+            f"no server port for {name!r} (secured: {session.security is not None})"
+        )
     return ports[name]
 
 
@@ -163,7 +166,9 @@ def packet_offsets_us(
     conversations apart, it does not predict latencies.
     """
     if rtt_s < 0 or inter_packet_s < 0:
-        raise ValueError(f"rtt_s and inter_packet_s must be >= 0, got {rtt_s}, {inter_packet_s}")
+        raise ValueError(
+            f"rtt_s and inter_packet_s must be >= 0, got {rtt_s}, {inter_packet_s}"
+        )
     turn_us, gap_us = round(rtt_s / 2 * US_PER_S), round(inter_packet_s * US_PER_S)
     offsets: list[int] = []
     for k, direction in enumerate(directions):
@@ -180,12 +185,17 @@ def _tls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
     (at most 2^14 plaintext bytes each, RFC 8446 §5.1) and the close_notify pair."""
     profile = session.security
     assert profile is not None
-    data = [b"".join(records) for _, _, records in tls_scapy._scapy_flight_records(profile)]
+    data = [
+        b"".join(records) for _, _, records in tls_scapy._scapy_flight_records(profile)
+    ]
     for _, message, _ in exchange_messages(session.exchange, payload_bytes):
         data.append(
             b"".join(
                 tls_scapy._scapy_record(
-                    profile, _CT_APPLICATION_DATA, True, message[i : i + TLS_MAX_FRAGMENT_BYTES]
+                    profile,
+                    _CT_APPLICATION_DATA,
+                    True,
+                    message[i : i + TLS_MAX_FRAGMENT_BYTES],
                 )
                 for i in range(0, len(message), TLS_MAX_FRAGMENT_BYTES)
             )
@@ -208,7 +218,9 @@ def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
     data: list[bytes] = []
     message_seq = {"up": 0, "down": 0}
     record_seq = {"up": 0, "down": 0}
-    for direction, msgs in _tls12_flights(profile, tls_scapy._ScapyEncoder(), dtls=True):
+    for direction, msgs in _tls12_flights(
+        profile, tls_scapy._ScapyEncoder(), dtls=True
+    ):
         datagrams = _layout_datagrams(profile, msgs)
         seq_of_msg = {}
         for index, msg in enumerate(msgs):
@@ -221,7 +233,9 @@ def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
                 payload = msgs[index].payload
                 assert isinstance(payload, bytes)
                 fragment = payload
-                if content_type == _CT_HANDSHAKE:  # re-framed with the DTLS header, §4.2.2
+                if (
+                    content_type == _CT_HANDSHAKE
+                ):  # re-framed with the DTLS header, §4.2.2
                     body = payload[TLS_HANDSHAKE_HEADER_BYTES:]
                     fragment = bytes(
                         handshake_cls(
@@ -234,7 +248,12 @@ def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
                     )
                 epoch = 1 if protected else 0
                 datagram += tls_scapy._scapy_dtls_record(
-                    profile, content_type, protected, epoch, record_seq[direction], fragment
+                    profile,
+                    content_type,
+                    protected,
+                    epoch,
+                    record_seq[direction],
+                    fragment,
                 )
                 record_seq[direction] += 1
             data.append(datagram)
@@ -258,7 +277,10 @@ def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
 def _session_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
     """The bytes of each of ``session.writes(payload_bytes)``."""
     if session.security is None:
-        return [message for _, message, _ in exchange_messages(session.exchange, payload_bytes)]
+        return [
+            message
+            for _, message, _ in exchange_messages(session.exchange, payload_bytes)
+        ]
     if session.transport == "tcp":
         return _tls_data(session, payload_bytes)
     return _dtls_data(session, payload_bytes)
@@ -281,7 +303,9 @@ def session_packets(session: SessionOnWire, endpoints: Endpoints) -> list[Packet
     )
     build = tcp_exchange_packets if profile.transport == "tcp" else udp_exchange_packets
     writes = profile.writes(session.payload_bytes)
-    return build(writes, profile.wire, ported, _session_data(profile, session.payload_bytes))
+    return build(
+        writes, profile.wire, ported, _session_data(profile, session.payload_bytes)
+    )
 
 
 def write_pcap(
@@ -318,13 +342,19 @@ def write_pcap(
         # wire_packet builds each packet and checks its IP length against the built bytes
         infos = [wire_packet(p, endpoints) for p in packets]
         offsets_us = packet_offsets_us(
-            [info.direction for info in infos], rtt_s=rtt_s, inter_packet_s=inter_packet_s
+            [info.direction for info in infos],
+            rtt_s=rtt_s,
+            inter_packet_s=inter_packet_s,
         )
         session_us = start_epoch_us + round(session.start_time_s * US_PER_S)
         for k, (offset_us, packet, info) in enumerate(zip(offsets_us, packets, infos)):
             time_us = session_us + offset_us
-            packet.time = EDecimal(time_us).scaleb(-6)  # scapy's default is the wall clock
-            timed.append((time_us, order, k, info, bytes(packet)))  # bytes: lengths, checksums
+            packet.time = EDecimal(time_us).scaleb(
+                -6
+            )  # scapy's default is the wall clock
+            timed.append(
+                (time_us, order, k, info, bytes(packet))
+            )  # bytes: lengths, checksums
     timed.sort(key=lambda item: item[:3])
 
     directory = Path(path).resolve().parent
