@@ -386,7 +386,9 @@ class TrafficProfile(_Model):
             issues.append((("session_bytes",), f"payload range of a '{self.protocol}' profile must span at most "
                            f"{MAX_PAYLOAD_RANGE_BYTES:,} values, got {low:,}..{high:,}"))  # fmt: skip
         else:
-            from cellfleet.emulator.session import session_for_profile  # the wire model checks sizes
+            from cellfleet.emulator.session import (
+                session_for_profile,  # the wire model checks sizes
+            )
 
             try:
                 session_for_profile(self).writes(high)

@@ -111,7 +111,10 @@ class FleetEngine:
         sink: rec.RecordSink,
         progress: ProgressCallback | None = None,
         stop_requested: Callable[[], bool] | None = None,
+        record_devices: np.ndarray | None = None,
     ) -> None:
+        """``record_devices`` (device rows) replaces ``outputs.sessions`` when given: only these
+        devices get session records (``cellfleet pcap`` records one device)."""
         self.scenario = scenario
         self.sink = sink
         self.progress = progress
@@ -129,7 +132,11 @@ class FleetEngine:
         self.map_table = maps.table()
         self._limits_bytes, self._limits_sms, self._allowance_days = self._allowance_tables()
 
-        self.record_flag = self._session_sample()
+        if record_devices is None:
+            self.record_flag = self._session_sample()
+        else:
+            self.record_flag = np.zeros(self.cols.size, dtype=np.bool_)
+            self.record_flag[np.asarray(record_devices, dtype=np.int64)] = True
         self._recorded_devices = int(np.count_nonzero(self.record_flag))
         self._min_period_s = float(self.profiles.period_s.min(initial=np.inf))
         self.counts = RunCounts(devices=self.cols.size, days=self.days)
