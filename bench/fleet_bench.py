@@ -46,7 +46,18 @@ CHECK_TOLERANCE = 0.05  # engine vs reference totals
 SESSION_SAMPLE_PER_DEVICES = 1000
 
 
-def bench_scenario_yaml(devices: int = 10_000, days: int = DAYS) -> str:
+#: ``--protocol``: the bench profile's wire model (``raw`` = session volumes as drawn).
+PROTOCOL_ENV = "FLEET_BENCH_PROTOCOL"
+
+
+def _profile_size_lines(protocol: str) -> str:
+    if protocol == "raw":
+        return "session_bytes: {distribution: uniform, min_bytes: 200, max_bytes: 4000}\n    uplink_fraction: 0.7"
+    # a report of 20..400 B of payload; the session is billed every packet of the exchange
+    return f"protocol: {protocol}\n    session_bytes: {{distribution: uniform, min_bytes: 20, max_bytes: 400}}"
+
+
+def bench_scenario_yaml(devices: int = 10_000, days: int = DAYS, protocol: str = "raw") -> str:
     """The bench scenario: one group, 24 Poisson sessions/device-day, allowances, two actions.
 
     Allowances are sized so that every lifecycle path runs: a device's provisioned data allowance
@@ -72,8 +83,7 @@ traffic_profiles:
   - name: telemetry
     schedule: poisson
     sessions_per_day: 24
-    session_bytes: {{distribution: uniform, min_bytes: 200, max_bytes: 4000}}
-    uplink_fraction: 0.7
+    {_profile_size_lines(protocol)}
     session_duration_s: 5
     sms_per_day: 0.2
 fleet:
@@ -99,7 +109,8 @@ outputs:
 def build_scenario(devices: int, days: int):
     from cellfleet.scenarios.loader import apply_overrides, parse_scenario
 
-    scenario = parse_scenario(bench_scenario_yaml(devices, DAYS), "<fleet-bench>")
+    protocol = os.environ.get(PROTOCOL_ENV, "raw")
+    scenario = parse_scenario(bench_scenario_yaml(devices, DAYS, protocol), "<fleet-bench>")
     return apply_overrides(scenario, devices=devices, days=None if days == DAYS else days)
 
 
@@ -195,6 +206,7 @@ class Runner:
             self.env["PYTHONPATH"] = pythonpath + os.pathsep + self.env.get("PYTHONPATH", "")
         self.workdir = workdir
         self.env["FLEET_BENCH_CORE"] = str(core)
+        self.env[PROTOCOL_ENV] = args.protocol
         self.prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
 
     def run(self, kind: str, devices: int, days: int) -> dict:
@@ -282,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large-repeats", type=int, default=None,
                     help="cap the runs of the sizes >= 1e6 (they run in the first N rounds); default all")
     ap.add_argument("--reference-devices", type=parse_size, default=10_000, help="0 = skip the reference")
+    ap.add_argument("--protocol", default="raw",
+                    help="protocol of the bench profile (raw, mqtt-tls, coap-dtls, ...); not raw skips the reference, "
+                         "which models session volumes only")
     ap.add_argument("--small-runs", type=int, default=3,
                     help="fresh-process runs per round of the engine sizes below 1e6 (sub-second runs are noisy); default 3")
     ap.add_argument("--reference-days", type=int, default=DAYS,
@@ -292,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the live cellfleet/ tree instead of a copy taken at start")
     ap.add_argument("--worker", nargs=4, metavar=("KIND", "DEVICES", "DAYS", "WORKDIR"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.protocol != "raw" and args.reference_devices:
+        print(f"# --protocol {args.protocol}: no reference run (the reference model bills raw volumes only)")
+        args.reference_devices = 0
 
     if args.worker:
         kind, devices, days, workdir = args.worker
