@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 rs = ratios(n)
                 vs = f"**{med(rs):.0f}×** [{min(rs):.0f}–{max(rs):.0f}]" if rs else "–"
             else:
-                vs = "1×"
+                vs = "1×" if kind == "reference" else "– (no reference run)"
             lines.append(f"| {name} | {s['device_days']:.1e} | {s['n']} | {s['wall_med']:.2f} s ({s['cpu_med']:.2f} s) "
                          f"| **{fmt_rate(s['rate_med'])}** [{fmt_rate(s['rate_min'])}–{fmt_rate(s['rate_max'])}] "
                          f"| {s['us_per_dd']:.2f} | {s['rss_med']:.0f} MiB | {vs} |")  # fmt: skip
