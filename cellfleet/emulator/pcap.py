@@ -46,7 +46,6 @@ from scapy.packet import Packet
 from scapy.utils import EDecimal, PcapWriter
 
 from cellfleet.emulator import tls_scapy
-from cellfleet.emulator.dtls import _layout_datagrams, _require_dtls
 from cellfleet.emulator.packets import (
     WELL_KNOWN_PORTS,
     Endpoints,
@@ -59,10 +58,7 @@ from cellfleet.emulator.session import SessionProfile
 from cellfleet.emulator.tls import (
     _CT_ALERT,
     _CT_APPLICATION_DATA,
-    _CT_HANDSHAKE,
-    TLS_HANDSHAKE_HEADER_BYTES,
     TLS_MAX_FRAGMENT_BYTES,
-    _tls12_flights,
 )
 from cellfleet.emulator.wire import UP, Direction, WirePacket
 
@@ -208,70 +204,15 @@ def _tls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
 
 
 def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
-    """Bytes of each DTLS datagram: the handshake flights laid out as
-    ``tls_scapy.scapy_dtls_handshake_datagrams`` lays them out (which returns only their sizes),
-    then one epoch-1 record per application datagram and the close_notify pair."""
+    """Bytes of each DTLS datagram (:func:`tls_scapy.scapy_dtls_datagrams`): the handshake
+    flights, then one epoch-1 record per application datagram and the close_notify pair."""
     profile = session.security
     assert profile is not None
-    _require_dtls(profile)
-    _, handshake_cls = tls_scapy._dtls_layers()
-    data: list[bytes] = []
-    message_seq = {"up": 0, "down": 0}
-    record_seq = {"up": 0, "down": 0}
-    for direction, msgs in _tls12_flights(
-        profile, tls_scapy._ScapyEncoder(), dtls=True
-    ):
-        datagrams = _layout_datagrams(profile, msgs)
-        seq_of_msg = {}
-        for index, msg in enumerate(msgs):
-            if msg.content_type == _CT_HANDSHAKE:
-                seq_of_msg[index] = message_seq[direction]
-                message_seq[direction] += 1
-        for records in datagrams:
-            datagram = b""
-            for content_type, protected, index, offset, length in records:
-                payload = msgs[index].payload
-                assert isinstance(payload, bytes)
-                fragment = payload
-                if (
-                    content_type == _CT_HANDSHAKE
-                ):  # re-framed with the DTLS header, §4.2.2
-                    body = payload[TLS_HANDSHAKE_HEADER_BYTES:]
-                    fragment = bytes(
-                        handshake_cls(
-                            msg_type=payload[0],
-                            length=len(body),
-                            message_seq=seq_of_msg[index],
-                            fragment_offset=offset,
-                            body=body[offset : offset + length],
-                        )
-                    )
-                epoch = 1 if protected else 0
-                datagram += tls_scapy._scapy_dtls_record(
-                    profile,
-                    content_type,
-                    protected,
-                    epoch,
-                    record_seq[direction],
-                    fragment,
-                )
-                record_seq[direction] += 1
-            data.append(datagram)
-    for direction, message, _ in exchange_messages(session.exchange, payload_bytes):
-        data.append(
-            tls_scapy._scapy_dtls_record(
-                profile, _CT_APPLICATION_DATA, True, 1, record_seq[direction], message
-            )
-        )
-        record_seq[direction] += 1
-    if profile.close_notify:
-        for direction in ("up", "down"):
-            data.append(
-                tls_scapy._scapy_dtls_record(
-                    profile, _CT_ALERT, True, 1, record_seq[direction], bytes([1, 0])
-                )
-            )
-    return data
+    messages = exchange_messages(session.exchange, payload_bytes)
+    return [
+        datagram
+        for _, datagram, _ in tls_scapy.scapy_dtls_datagrams(profile, messages)
+    ]
 
 
 def _session_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:

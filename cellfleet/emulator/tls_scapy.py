@@ -4,10 +4,11 @@ The size model (:mod:`cellfleet.emulator.tls`, :mod:`cellfleet.emulator.dtls`) i
 arithmetic over the RFC structures; this module builds the same messages with
 ``scapy.layers.tls`` and frames and encrypts them with scapy's record layer and real AEAD keys
 (:func:`scapy_handshake_records`, :func:`scapy_handshake_writes`, :func:`scapy_protect_writes`,
-:func:`scapy_dtls_handshake_datagrams`, :func:`scapy_dtls_protect`).  ``tests/test_tls.py``
-asserts both agree byte for byte over a grid of profiles and application sizes.  Both share only
-the *plan* (which messages form which flight, RFC 5246 §7.3 Figures 1-2, RFC 8446 §2, RFC 6347
-§4.2.4) and the record/datagram *layout policy*, never a byte count.
+:func:`scapy_dtls_datagrams`, :func:`scapy_dtls_handshake_datagrams`,
+:func:`scapy_dtls_protect`).  ``tests/test_tls.py`` asserts both agree byte for byte over a grid
+of profiles and application sizes.  Both share only the *plan* (which messages form which
+flight, RFC 5246 §7.3 Figures 1-2, RFC 8446 §2, RFC 6347 §4.2.4) and the record/datagram
+*layout policy*, never a byte count.
 
 scapy has no DTLS record layer, so the DTLS 1.2 record (RFC 6347 §4.1) and handshake fragment
 header (§4.2.2) are declared here as small scapy packet classes, and DTLS records are encrypted
@@ -609,15 +610,28 @@ def _scapy_dtls_record(
     )
 
 
-def scapy_dtls_handshake_datagrams(profile: TlsProfile) -> list[TlsWrite]:
-    """:func:`dtls_handshake_datagrams` with every record built by scapy: handshake bodies from
-    ``scapy.layers.tls`` re-framed with the DTLS handshake header, records encrypted after CCS."""
+def scapy_dtls_datagrams(
+    profile: TlsProfile,
+    app_datagrams: Iterable[tuple[str, bytes, str]] | None = None,
+    *,
+    handshake: bool = True,
+) -> list[tuple[str, bytes, str]]:
+    """``(direction, datagram bytes, label)`` of each DTLS datagram, every record built by scapy.
+
+    First (when ``handshake``) the handshake flights laid out as :func:`dtls_handshake_datagrams`
+    lays them out: handshake bodies from ``scapy.layers.tls`` re-framed with the DTLS handshake
+    header (RFC 6347 §4.2.2), records encrypted after CCS.  Then, when ``app_datagrams`` is given,
+    one epoch-1 application_data record per ``(direction, plaintext, label)`` and, when
+    ``profile.close_notify``, the close_notify pair (up, then down).  Record sequence numbers
+    count per direction and continue from the handshake into the protected datagrams.
+    """
     _require_dtls(profile)
     _, handshake_cls = _dtls_layers()
-    out: list[TlsWrite] = []
+    out: list[tuple[str, bytes, str]] = []
     message_seq = {"up": 0, "down": 0}
     record_seq = {"up": 0, "down": 0}
-    for direction, msgs in _tls12_flights(profile, _ScapyEncoder(), dtls=True):
+    flights = _tls12_flights(profile, _ScapyEncoder(), dtls=True) if handshake else []
+    for direction, msgs in flights:
         datagrams = _layout_datagrams(profile, msgs)
         labels = _datagram_labels(msgs, len(datagrams))
         seq_of_msg = {}
@@ -653,27 +667,46 @@ def scapy_dtls_handshake_datagrams(profile: TlsProfile) -> list[TlsWrite]:
                     fragment,
                 )
                 record_seq[direction] += 1
-            out.append((direction, len(datagram), label))
+            out.append((direction, datagram, label))
+    if app_datagrams is None:
+        return out
+    for direction, plaintext, label in app_datagrams:
+        record = _scapy_dtls_record(
+            profile, _CT_APPLICATION_DATA, True, 1, record_seq[direction], plaintext
+        )
+        record_seq[direction] += 1
+        out.append((direction, record, label))
+    if profile.close_notify:
+        # warning(1), close_notify(0): RFC 5246 §7.2
+        for direction in ("up", "down"):
+            alert = _scapy_dtls_record(
+                profile, _CT_ALERT, True, 1, record_seq[direction], bytes([1, 0])
+            )
+            record_seq[direction] += 1
+            out.append((direction, alert, "close_notify"))
     return out
+
+
+def scapy_dtls_handshake_datagrams(profile: TlsProfile) -> list[TlsWrite]:
+    """:func:`dtls_handshake_datagrams` with every record built by scapy (the sizes of the
+    handshake datagrams of :func:`scapy_dtls_datagrams`)."""
+    return [
+        (direction, len(datagram), label)
+        for direction, datagram, label in scapy_dtls_datagrams(profile)
+    ]
 
 
 def scapy_dtls_protect(
     app_datagrams: Iterable[TlsWrite], profile: TlsProfile
 ) -> list[TlsWrite]:
-    """:func:`dtls_protect` computed by encrypting placeholder data into scapy-built DTLS records."""
-    _require_dtls(profile)
-    out = []
-    for seq, (direction, size, label) in enumerate(app_datagrams, start=1):
-        out.append(
-            (
-                direction,
-                len(
-                    _scapy_dtls_record(
-                        profile, _CT_APPLICATION_DATA, True, 1, seq, b"\x00" * size
-                    )
-                ),
-                label,
-            )
+    """:func:`dtls_protect` computed by encrypting placeholder data into scapy-built DTLS records
+    (the sizes of the protected datagrams of :func:`scapy_dtls_datagrams`, no handshake)."""
+    placeholders = [
+        (direction, b"\x00" * size, label) for direction, size, label in app_datagrams
+    ]
+    return [
+        (direction, len(datagram), label)
+        for direction, datagram, label in scapy_dtls_datagrams(
+            profile, placeholders, handshake=False
         )
-    alert = _scapy_dtls_record(profile, _CT_ALERT, True, 1, 0, bytes([1, 0]))
-    return out + _teardown_writes(profile, len(alert))
+    ]
