@@ -269,12 +269,19 @@ def _columns(write_sizes_bytes: Sequence[ArrayLike]) -> list[np.ndarray]:
     return [np.broadcast_to(a, shape) for a in arrays]
 
 
-def _totals_by_direction(directions: Sequence[Direction], up: np.ndarray, down: np.ndarray):
-    """Check the directions and pick the running total each write adds to."""
+def _accumulators(directions: Sequence[Direction], write_sizes_bytes: Sequence[ArrayLike]):
+    """Broadcast write sizes (checked against the directions), and zeroed (uplink, downlink)
+    totals with the running total each direction adds to."""
     for d in directions:
         if d not in (UP, DOWN):
             raise ValueError(f"direction must be 'up' or 'down', got {d!r}")
-    return {UP: up, DOWN: down}
+    sizes = _columns(write_sizes_bytes)
+    if len(sizes) != len(directions):
+        raise ValueError(f"{len(directions)} directions but {len(sizes)} write sizes")
+    shape = sizes[0].shape if sizes else ()
+    up = np.zeros(shape, dtype=np.int64)
+    down = np.zeros(shape, dtype=np.int64)
+    return sizes, up, down, {UP: up, DOWN: down}
 
 
 def tcp_totals(
@@ -288,13 +295,8 @@ def tcp_totals(
     array with one entry per session (all broadcast together). Equals the sums of
     :func:`tcp_exchange_sizes` per session.
     """
-    sizes = _columns(write_sizes_bytes)
-    if len(sizes) != len(directions):
-        raise ValueError(f"{len(directions)} directions but {len(sizes)} write sizes")
-    shape = sizes[0].shape if sizes else ()
-    up = np.zeros(shape, dtype=np.int64)
-    down = np.zeros(shape, dtype=np.int64)
-    total = _totals_by_direction(directions, up, down)
+    sizes, up, down, total = _accumulators(directions, write_sizes_bytes)
+    shape = up.shape
     control_bytes = tcp_control_bytes(opts)
     mss_bytes = effective_mss_bytes(opts)
     if opts.handshake:
@@ -395,13 +397,7 @@ def udp_totals(
     opts: WireOptions = DEFAULT_WIRE_OPTIONS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-session (uplink, downlink) IP bytes of a fixed UDP exchange shape, vectorized."""
-    sizes = _columns(write_sizes_bytes)
-    if len(sizes) != len(directions):
-        raise ValueError(f"{len(directions)} directions but {len(sizes)} write sizes")
-    shape = sizes[0].shape if sizes else ()
-    up = np.zeros(shape, dtype=np.int64)
-    down = np.zeros(shape, dtype=np.int64)
-    total = _totals_by_direction(directions, up, down)
+    sizes, up, down, total = _accumulators(directions, write_sizes_bytes)
     for direction, size in zip(directions, sizes):
         total[direction] += udp_datagram_ip_bytes(size, opts)
     return up, down

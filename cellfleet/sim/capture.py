@@ -8,7 +8,6 @@ the device's session records in the window.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pyarrow as pa
 
 from cellfleet.emulator.session import session_for_profile
 from cellfleet.sim.engine import FleetEngine
+from cellfleet.sim.records import start_epoch_s
 
 
 class CaptureError(ValueError):
@@ -74,6 +74,5 @@ def capture_device(scenario, device: int, path: Path, from_s: float = 0.0, to_s:
         for k, r in enumerate(window)
     ]
     v4, v6 = device_addresses(device)
-    start_epoch_s = dt.datetime.combine(scenario.start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp()
-    summary = write_pcap(path, sessions, start_epoch_s=start_epoch_s, device_address_v4=v4, device_address_v6=v6)
+    summary = write_pcap(path, sessions, start_epoch_s=start_epoch_s(scenario.start_date), device_address_v4=v4, device_address_v6=v6)
     return Capture(path, len(window), summary.packets, summary.ip_bytes, sum(r["total_bytes"] for r in window))

@@ -161,12 +161,9 @@ class FleetEngine:
         out = []
         for index, spec in enumerate(self.scenario.actions):
             row = maps.row_for(spec.traffic) if spec.action == "set_traffic" else -1
-            times = 1 if spec.repeat is None else spec.repeat.times
-            every = 0.0 if spec.repeat is None else spec.repeat.every_days
-            for k in range(times):
-                t = (spec.at_day + k * every) * SECONDS_PER_DAY
-                if t < self.end_s:
-                    out.append(_ScheduledAction(index, k, t, spec, row))
+            for k, day in enumerate(spec.occurrence_days()):
+                if day * SECONDS_PER_DAY < self.end_s:
+                    out.append(_ScheduledAction(index, k, day * SECONDS_PER_DAY, spec, row))
         return out
 
     def _allowance_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

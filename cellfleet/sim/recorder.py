@@ -35,7 +35,7 @@ class Recorder:
         self._protocols = sorted({p.protocol for p in profiles})
         self._protocol_of_profile = np.array([self._protocols.index(p.protocol) for p in profiles], dtype=np.int32)
         self.start_date = start_date
-        self.start_epoch_us = int(dt.datetime.combine(start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp()) * 10**6
+        self.start_epoch_us = rec.start_epoch_s(start_date) * 10**6
         self._reasons: list[str] = []
         self._reason_index: dict[str, int] = {}
         self._errors: list[str] = []

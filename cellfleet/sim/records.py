@@ -19,6 +19,7 @@ Tables (one schema each, in :data:`SCHEMAS`):
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Protocol
 
 import numpy as np
@@ -120,6 +121,11 @@ def names(codes: np.ndarray, vocabulary: list[str]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(
         pa.array(np.asarray(codes, dtype=np.int32)), pa.array(vocabulary, pa.string())
     )
+
+
+def start_epoch_s(start_date: dt.date) -> int:
+    """Unix time of midnight UTC on the scenario's start date: simulated time 0."""
+    return int(dt.datetime.combine(start_date, dt.time(), tzinfo=dt.timezone.utc).timestamp())
 
 
 def timestamps_us(start_epoch_us: int, time_s: np.ndarray) -> pa.Array:

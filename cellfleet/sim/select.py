@@ -26,8 +26,8 @@ def select_devices(
     drawn without replacement from ``rng``; with neither, every match is selected.
     """
     mask = np.ones(group.shape[0], dtype=np.bool_)
-    if selector.group is not None:
-        wanted = [selector.group] if isinstance(selector.group, str) else list(selector.group)
+    wanted = selector.group_names()
+    if wanted is not None:
         mask &= np.isin(group, [group_names.index(g) for g in wanted])
     if selector.state is not None:
         mask &= state == State[selector.state.upper()]
