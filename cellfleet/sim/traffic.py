@@ -28,11 +28,17 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from cellfleet.sim.lifecycle import State
+from cellfleet.emulator.session import session_for_profile
+from cellfleet.sim.lifecycle import DefaultReason, State
 from cellfleet.sim.rand import exponential1, uniform01
 
 SECONDS_PER_DAY = 86400.0
 NO_PROFILE = -1
+
+# module constants are frozen into the compiled kernels
+_ACTIVE_BILLED = np.int8(State.ACTIVE_BILLED)
+_DATA_EXCEEDED = int(DefaultReason.DATA)
+_SMS_EXCEEDED = int(DefaultReason.SMS)
 
 SCHEDULE_POISSON = 0
 SCHEDULE_PERIODIC = 1
@@ -117,8 +123,6 @@ def _wire_tables(profiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     the wire are a deterministic function of it (``cellfleet.emulator.session``), so they are
     computed once for the whole range and the kernel looks them up: row ``offset + payload - min``.
     """
-    from cellfleet.emulator.session import session_for_profile
-
     offsets = np.full(len(profiles), -1, dtype=np.int64)
     ups: list[np.ndarray] = [np.zeros(0, np.int64)]
     downs: list[np.ndarray] = [np.zeros(0, np.int64)]
@@ -275,7 +279,7 @@ def advance_window(
                 if lim_b >= 0:
                     ub += b
                     if ub > lim_b:
-                        crossed = 1  # DefaultReason.DATA
+                        crossed = _DATA_EXCEEDED
             else:
                 if tm >= t_end_s:
                     break
@@ -287,14 +291,14 @@ def advance_window(
                 if lim_s >= 0:
                     us += 1
                     if us > lim_s:
-                        crossed = 2  # DefaultReason.SMS
+                        crossed = _SMS_EXCEEDED
             if crossed:
                 def_dev[n_def] = i
                 def_time[n_def] = t_event
                 def_from[n_def] = st
                 def_reason[n_def] = crossed
                 n_def += 1
-                st = np.int8(2)  # State.ACTIVE_BILLED: no allowance there
+                st = _ACTIVE_BILLED  # no allowance there
                 state[i] = st
                 test_entry_s[i] = np.nan
                 lim_b = limit_bytes[rp, st]
@@ -322,5 +326,3 @@ def advance_window(
         tot_sms[i] += n_m
     return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], rec[: min(n_rec, rec_capacity)], n_rec
 
-
-assert State.ACTIVE_BILLED == 2
