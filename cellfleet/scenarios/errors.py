@@ -20,12 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from cellfleet.scenarios.schema import (
-    LOCATED_ERROR_TYPE,
-    Scenario,
-    format_loc,
-    show_value,
-)
+from cellfleet.scenarios.base import LOCATED_ERROR_TYPE, format_loc, show_value
+from cellfleet.scenarios.schema import Scenario
 
 Loc = tuple[str | int, ...]
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cellfleet.scenarios.base import format_loc
 from cellfleet.scenarios.errors import (
     LineIndex,
     Loc,
@@ -30,7 +31,7 @@ from cellfleet.scenarios.errors import (
     translate_validation_error,
 )
 from cellfleet.scenarios.overrides import apply_overrides, rescale_counts
-from cellfleet.scenarios.schema import Scenario, format_loc
+from cellfleet.scenarios.schema import Scenario
 
 __all__ = [
     "ScenarioError",

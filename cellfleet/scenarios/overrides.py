@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cellfleet.scenarios.base import show_value
 from cellfleet.scenarios.errors import (
     ScenarioError,
     ScenarioIssue,
     translate_validation_error,
 )
-from cellfleet.scenarios.schema import Scenario, show_value
+from cellfleet.scenarios.schema import Scenario
 
 # --------------------------------------------------------------------------------------------
 # Overrides
