@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cellfleet.sim.lifecycle import TEST_ALLOWANCE_STATES, TRAFFIC_STATES, State
+from cellfleet.scenarios.schema import traffic_by_state
+from cellfleet.sim.lifecycle import TEST_ALLOWANCE_STATES, State
 from cellfleet.sim.rand import device_keys
 from cellfleet.sim.traffic import NO_PROFILE
 
@@ -34,12 +35,8 @@ class TrafficMaps:
     def row_for(self, traffic: str | dict[str, str]) -> int:
         """The row index of a scenario ``traffic`` value (a profile name or a state mapping)."""
         per_state = [NO_PROFILE] * len(State)
-        if isinstance(traffic, str):
-            for s in TRAFFIC_STATES:
-                per_state[s] = self._index(traffic)
-        else:
-            for state_key, name in traffic.items():
-                per_state[State[state_key.upper()]] = self._index(name)
+        for state_key, name in traffic_by_state(traffic).items():
+            per_state[State[state_key.upper()]] = self._index(name)
         row = tuple(per_state)
         if row not in self.rows:
             self.rows.append(row)
