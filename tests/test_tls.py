@@ -14,6 +14,10 @@ from hypothesis import strategies as st
 
 from cellfleet.emulator import tls
 from cellfleet.emulator.dtls import dtls_handshake_datagrams, dtls_protect
+from cellfleet.emulator.dtls_scapy import (
+    scapy_dtls_handshake_datagrams,
+    scapy_dtls_protect,
+)
 from cellfleet.emulator.tls import (
     TlsProfile,
     close_notify_bytes,
@@ -23,8 +27,6 @@ from cellfleet.emulator.tls import (
     tls_totals,
 )
 from cellfleet.emulator.tls_scapy import (
-    scapy_dtls_handshake_datagrams,
-    scapy_dtls_protect,
     scapy_handshake_records,
     scapy_handshake_writes,
     scapy_protect_writes,

@@ -32,10 +32,8 @@ from cellfleet.emulator.framing import (
     mqtt_publish_size_bytes,
     mqtt_remaining_length_bytes,
 )
-from cellfleet.emulator.packets import (
-    Endpoints,
+from cellfleet.emulator.messages import (
     coap_request_bytes,
-    exchange_packets,
     exchange_writes,
     mqtt_connack_bytes,
     mqtt_connect_bytes,
@@ -44,6 +42,10 @@ from cellfleet.emulator.packets import (
     mqtt_pingresp_bytes,
     mqtt_puback_bytes,
     mqtt_publish_bytes,
+)
+from cellfleet.emulator.packets import (
+    Endpoints,
+    exchange_packets,
     tcp_exchange_packets,
     udp_exchange_packets,
     wire_packets,

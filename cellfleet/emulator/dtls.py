@@ -8,10 +8,10 @@ so this module counts them exactly, as integer arithmetic over the RFC structure
 (:func:`dtls_handshake_datagrams`, :func:`dtls_protect`).
 
 It shares the *plan* (which messages form which flight) and the message sizes with the TLS size
-model in :mod:`cellfleet.emulator.tls`; what is DTLS-specific is the datagram layout policy
-(:func:`_layout_datagrams`: 12-byte handshake fragment headers, RFC 6347 §4.2.2, greedy packing
+model (:mod:`cellfleet.emulator.tls_plan`); what is DTLS-specific is the datagram layout policy
+(:func:`layout_datagrams`: 12-byte handshake fragment headers, RFC 6347 §4.2.2, greedy packing
 into datagrams, §4.1.1, fragmentation to fill the room left, §4.2.3).  The reference
-implementation is in :mod:`cellfleet.emulator.tls_scapy` (:func:`scapy_dtls_handshake_datagrams`,
+implementation is in :mod:`cellfleet.emulator.dtls_scapy` (:func:`scapy_dtls_handshake_datagrams`,
 :func:`scapy_dtls_protect`); ``tests/test_tls.py`` asserts both agree byte for byte.  Each write
 is one UDP datagram; UDP/IP headers are added by :mod:`cellfleet.emulator.wire`.
 """
@@ -20,20 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from cellfleet.emulator.tls import (
-    _CT_HANDSHAKE,
-    _TLS12_AEAD_NONCE_TAG_BYTES,
+from cellfleet.emulator.tls import TlsProfile, TlsWrite, teardown_writes
+from cellfleet.emulator.tls_constants import (
     ALERT_BYTES,
+    CT_HANDSHAKE,
+    TLS12_AEAD_NONCE_TAG_BYTES,
     TLS_HANDSHAKE_HEADER_BYTES,
     TLS_MAX_FRAGMENT_BYTES,
-    TlsProfile,
-    TlsWrite,
-    _flight_label,
-    _Msg,
-    _SizeEncoder,
-    _teardown_writes,
-    _tls12_flights,
 )
+from cellfleet.emulator.tls_plan import Msg, SizeEncoder, flight_label, tls12_flights
 
 DTLS_RECORD_HEADER_BYTES = 13
 """TLS header plus epoch(2) + sequence_number(6): RFC 6347 §4.1."""
@@ -49,7 +44,7 @@ _DatagramRecord = tuple[
 def _dtls_protect_overhead_bytes(p: TlsProfile) -> int:
     """Bytes a protected DTLS 1.2 record adds: 13 header + explicit nonce + tag, i.e. 37 for
     AES-GCM (RFC 6347 §4.1, RFC 5288 §3) and 29 for AES-CCM-8 (RFC 6655 §3, RFC 7925 §3)."""
-    nonce_bytes, tag_bytes = _TLS12_AEAD_NONCE_TAG_BYTES[p.cipher]
+    nonce_bytes, tag_bytes = TLS12_AEAD_NONCE_TAG_BYTES[p.cipher]
     return DTLS_RECORD_HEADER_BYTES + nonce_bytes + tag_bytes
 
 
@@ -58,8 +53,8 @@ def _dtls_record_overhead(p: TlsProfile, protected: bool) -> int:
     return _dtls_protect_overhead_bytes(p) if protected else DTLS_RECORD_HEADER_BYTES
 
 
-def _layout_datagrams(
-    p: TlsProfile, msgs: Sequence[_Msg]
+def layout_datagrams(
+    p: TlsProfile, msgs: Sequence[Msg]
 ) -> list[list[_DatagramRecord]]:
     """Pack a DTLS flight into datagrams of at most ``dtls_max_datagram_bytes``.
 
@@ -72,7 +67,7 @@ def _layout_datagrams(
     used = 0
     for index, msg in enumerate(msgs):
         overhead = _dtls_record_overhead(p, msg.protected)
-        if msg.content_type != _CT_HANDSHAKE:
+        if msg.content_type != CT_HANDSHAKE:
             if used + overhead + msg.length > limit and datagrams[-1]:
                 datagrams.append([])
                 used = 0
@@ -99,15 +94,15 @@ def _layout_datagrams(
     return datagrams
 
 
-def _require_dtls(profile: TlsProfile) -> None:
+def require_dtls(profile: TlsProfile) -> None:
     """DTLS 1.2 only exists for the 1.2 handshake (RFC 6347 §1)."""
     if profile.version != "1.2":
         raise ValueError("DTLS is modelled for version '1.2' only (RFC 6347)")
 
 
-def _datagram_labels(msgs: Sequence[_Msg], count: int) -> list[str]:
+def datagram_labels(msgs: Sequence[Msg], count: int) -> list[str]:
     """Label each datagram of a flight; a split flight gets ``[i/n]`` suffixes."""
-    label = _flight_label(msgs)
+    label = flight_label(msgs)
     return (
         [label] if count == 1 else [f"{label} [{i + 1}/{count}]" for i in range(count)]
     )
@@ -116,18 +111,18 @@ def _datagram_labels(msgs: Sequence[_Msg], count: int) -> list[str]:
 def dtls_handshake_datagrams(profile: TlsProfile) -> list[TlsWrite]:
     """The DTLS 1.2 handshake as UDP datagrams (RFC 6347 §4.2.4 Figures 1-2): ClientHello,
     HelloVerifyRequest, ClientHello with cookie, then the TLS 1.2 flights of
-    :func:`handshake_writes`, each split into datagrams by :func:`_layout_datagrams`."""
-    _require_dtls(profile)
+    :func:`handshake_writes`, each split into datagrams by :func:`layout_datagrams`."""
+    require_dtls(profile)
     out: list[TlsWrite] = []
-    for direction, msgs in _tls12_flights(profile, _SizeEncoder(), dtls=True):
-        datagrams = _layout_datagrams(profile, msgs)
-        labels = _datagram_labels(msgs, len(datagrams))
+    for direction, msgs in tls12_flights(profile, SizeEncoder(), dtls=True):
+        datagrams = layout_datagrams(profile, msgs)
+        labels = datagram_labels(msgs, len(datagrams))
         for label, records in zip(labels, datagrams):
             size = 0
             for content_type, protected, _, _, length in records:
                 size += _dtls_record_overhead(profile, protected) + length
                 size += (
-                    DTLS_HANDSHAKE_HEADER_BYTES if content_type == _CT_HANDSHAKE else 0
+                    DTLS_HANDSHAKE_HEADER_BYTES if content_type == CT_HANDSHAKE else 0
                 )
             out.append((direction, size, label))
     return out
@@ -141,7 +136,7 @@ def dtls_protect(
 
     Raises ``ValueError`` for a datagram above 2^14 bytes, which one record cannot carry
     (RFC 6347 §4.1.1: records do not span datagrams)."""
-    _require_dtls(profile)
+    require_dtls(profile)
     overhead = _dtls_protect_overhead_bytes(profile)
     out = []
     for direction, size, label in app_datagrams:
@@ -150,6 +145,6 @@ def dtls_protect(
                 f"DTLS datagram payload must be within 0..2^14 bytes, got {size}"
             )
         out.append((direction, size + overhead, label))
-    return out + _teardown_writes(profile, overhead + ALERT_BYTES)
+    return out + teardown_writes(profile, overhead + ALERT_BYTES)
 
 

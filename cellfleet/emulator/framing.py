@@ -3,7 +3,7 @@
 An exchange is a list of writes (:class:`cellfleet.emulator.wire.Write`); this module gives the
 exact byte size of each application message so the writes of an exchange shape
 (:mod:`cellfleet.emulator.exchanges`) can be sized in closed form, scalar or vectorized over numpy
-arrays of many sessions. :mod:`cellfleet.emulator.packets` builds the same messages with scapy's
+arrays of many sessions. :mod:`cellfleet.emulator.messages` builds the same messages with scapy's
 protocol layers and ``tests/test_wire.py`` checks these sizes against them byte for byte.
 Transport and IP overhead is added by :mod:`cellfleet.emulator.wire`.
 """

@@ -11,9 +11,9 @@ What goes into the file:
 * **Bytes**: the real application messages (MQTT, CoAP, HTTP built by scapy's layers); over TLS,
   the handshake records and encrypted application records built by
   :mod:`cellfleet.emulator.tls_scapy` (so Wireshark shows a Client Hello and Server Hello); over
-  DTLS, the DTLS 1.2 records built the same way. Raw UDP datagrams are zeros. Their sizes must be
-  those of the writes: the builders raise ``ValueError`` otherwise, so a size model that drifts
-  from the bytes cannot produce a file.
+  DTLS, the DTLS 1.2 records built the same way by :mod:`cellfleet.emulator.dtls_scapy`. Raw UDP
+  datagrams are zeros. Their sizes must be those of the writes: the builders raise ``ValueError``
+  otherwise, so a size model that drifts from the bytes cannot produce a file.
 * **Addresses**: a device address from :func:`device_addresses` (or the caller's) and a server in
   the documentation ranges (192.0.2.0/24 TEST-NET-1, RFC 5737 §3; 2001:db8::/32, RFC 3849 §2),
   since emulated traffic must not pretend to come from or go to real hosts.
@@ -45,19 +45,19 @@ from pathlib import Path
 from scapy.packet import Packet
 from scapy.utils import EDecimal, PcapWriter
 
-from cellfleet.emulator import tls_scapy
+from cellfleet.emulator import dtls_scapy, tls_scapy
+from cellfleet.emulator.messages import exchange_messages
 from cellfleet.emulator.packets import (
     WELL_KNOWN_PORTS,
     Endpoints,
-    exchange_messages,
     tcp_exchange_packets,
     udp_exchange_packets,
     wire_packet,
 )
 from cellfleet.emulator.session import SessionProfile
-from cellfleet.emulator.tls import (
-    _CT_ALERT,
-    _CT_APPLICATION_DATA,
+from cellfleet.emulator.tls_constants import (
+    CT_ALERT,
+    CT_APPLICATION_DATA,
     TLS_MAX_FRAGMENT_BYTES,
 )
 from cellfleet.emulator.wire import UP, Direction, WirePacket
@@ -182,14 +182,14 @@ def _tls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
     profile = session.security
     assert profile is not None
     data = [
-        b"".join(records) for _, _, records in tls_scapy._scapy_flight_records(profile)
+        b"".join(records) for _, _, records in tls_scapy.scapy_flight_records(profile)
     ]
     for _, message, _ in exchange_messages(session.exchange, payload_bytes):
         data.append(
             b"".join(
-                tls_scapy._scapy_record(
+                tls_scapy.scapy_record(
                     profile,
-                    _CT_APPLICATION_DATA,
+                    CT_APPLICATION_DATA,
                     True,
                     message[i : i + TLS_MAX_FRAGMENT_BYTES],
                 )
@@ -198,20 +198,20 @@ def _tls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
         )
     if profile.close_notify:
         # warning(1), close_notify(0): RFC 5246 §7.2, RFC 8446 §6
-        alert = tls_scapy._scapy_record(profile, _CT_ALERT, True, bytes([1, 0]))
+        alert = tls_scapy.scapy_record(profile, CT_ALERT, True, bytes([1, 0]))
         data += [alert, alert]
     return data
 
 
 def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
-    """Bytes of each DTLS datagram (:func:`tls_scapy.scapy_dtls_datagrams`): the handshake
+    """Bytes of each DTLS datagram (:func:`dtls_scapy.scapy_dtls_datagrams`): the handshake
     flights, then one epoch-1 record per application datagram and the close_notify pair."""
     profile = session.security
     assert profile is not None
     messages = exchange_messages(session.exchange, payload_bytes)
     return [
         datagram
-        for _, datagram, _ in tls_scapy.scapy_dtls_datagrams(profile, messages)
+        for _, datagram, _ in dtls_scapy.scapy_dtls_datagrams(profile, messages)
     ]
 
 

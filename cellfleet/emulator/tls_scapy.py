@@ -1,60 +1,50 @@
-"""Reference implementation of the TLS/DTLS size model, built with scapy (lazy import).
+"""Reference implementation of the TLS size model, built with scapy (lazy import).
 
-The size model (:mod:`cellfleet.emulator.tls`, :mod:`cellfleet.emulator.dtls`) is integer
-arithmetic over the RFC structures; this module builds the same messages with
-``scapy.layers.tls`` and frames and encrypts them with scapy's record layer and real AEAD keys
-(:func:`scapy_handshake_records`, :func:`scapy_handshake_writes`, :func:`scapy_protect_writes`,
-:func:`scapy_dtls_datagrams`, :func:`scapy_dtls_handshake_datagrams`,
-:func:`scapy_dtls_protect`).  ``tests/test_tls.py`` asserts both agree byte for byte over a grid
-of profiles and application sizes.  Both share only the *plan* (which messages form which
-flight, RFC 5246 §7.3 Figures 1-2, RFC 8446 §2, RFC 6347 §4.2.4) and the record/datagram
-*layout policy*, never a byte count.
+The size model (:mod:`cellfleet.emulator.tls`) is integer arithmetic over the RFC structures;
+this module builds the same messages with ``scapy.layers.tls`` and frames and encrypts them with
+scapy's record layer and real AEAD keys (:func:`scapy_handshake_records`,
+:func:`scapy_handshake_writes`, :func:`scapy_protect_writes`).  ``tests/test_tls.py`` asserts
+both agree byte for byte over a grid of profiles and application sizes.  Both share only the
+*plan* (which messages form which flight, RFC 5246 §7.3 Figures 1-2, RFC 8446 §2, RFC 6347
+§4.2.4; :mod:`cellfleet.emulator.tls_plan`) and the record *layout policy*, never a byte count.
+:class:`ScapyEncoder` also encodes the DTLS 1.2 handshake messages for the DTLS reference,
+:mod:`cellfleet.emulator.dtls_scapy`.
 
-scapy has no DTLS record layer, so the DTLS 1.2 record (RFC 6347 §4.1) and handshake fragment
-header (§4.2.2) are declared here as small scapy packet classes, and DTLS records are encrypted
-with ``cryptography``.  It also works around a scapy 2.8 bug in TLS 1.2 AES-CCM-8
-(:func:`_fix_scapy_tls12_ccm8_tag`).  Slow: meant for tests only; scapy is imported on first use
-so the fleet path never loads it.
+It works around a scapy 2.8 bug in TLS 1.2 AES-CCM-8 (:func:`_fix_scapy_tls12_ccm8_tag`).
+Slow: meant for tests and pcaps only; scapy is imported on first use so the fleet path never
+loads it.
 """
 
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Iterable, Sequence
 
-from cellfleet.emulator.dtls import _datagram_labels, _layout_datagrams, _require_dtls
-from cellfleet.emulator.tls import (
-    _CLIENT_CERT_TYPE,
-    _CT_ALERT,
-    _CT_APPLICATION_DATA,
-    _CT_HANDSHAKE,
-    _GROUP_CODES,
-    _HS_CLIENT_HELLO,
-    _HS_HELLO_VERIFY_REQUEST,
-    _KEY_SHARE_BYTES,
-    _TLS12_SIG_SCHEME,
-    _TLS12_SUITES,
-    _TLS13_SIG_SCHEME,
-    _TLS13_SUITES,
+from cellfleet.emulator.tls import TlsProfile, TlsWrite, teardown_writes
+from cellfleet.emulator.tls_constants import (
+    CLIENT_CERT_TYPE,
+    CT_ALERT,
+    CT_APPLICATION_DATA,
+    GROUP_CODES,
+    HS_CLIENT_HELLO,
+    HS_HELLO_VERIFY_REQUEST,
+    KEY_SHARE_BYTES,
     RANDOM_BYTES,
     SESSION_ID_BYTES,
     SHA256_BYTES,
+    TLS12_SIG_SCHEME,
+    TLS12_SUITES,
     TLS12_VERIFY_DATA_BYTES,
+    TLS13_SIG_SCHEME,
+    TLS13_SUITES,
     TLS_HANDSHAKE_HEADER_BYTES,
     TLS_MAX_FRAGMENT_BYTES,
-    TlsProfile,
-    TlsWrite,
-    _flight_label,
-    _flights,
-    _layout_records,
-    _teardown_writes,
-    _tls12_flights,
 )
+from cellfleet.emulator.tls_plan import flight_label, flights, layout_records
 
 
-class _ScapyEncoder:
-    """The messages of :class:`_SizeEncoder`, encoded by ``scapy.layers.tls`` (4-byte header
+class ScapyEncoder:
+    """The messages of :class:`SizeEncoder`, encoded by ``scapy.layers.tls`` (4-byte header
     included).  Keys, randoms, signatures and certificates are placeholder bytes of the right
     length; only the lengths and structure matter here."""
 
@@ -111,15 +101,15 @@ class _ScapyEncoder:
         )
         from scapy.packet import Raw
 
-        group = _GROUP_CODES.get(p.key_exchange)
+        group = GROUP_CODES.get(p.key_exchange)
         if p.version == "1.3":
             share = KeyShareEntry(
-                group=group, key_exchange=b"\x04" * _KEY_SHARE_BYTES[p.key_exchange]
+                group=group, key_exchange=b"\x04" * KEY_SHARE_BYTES[p.key_exchange]
             )
             exts = self._common_exts(p) + [
                 ext.TLS_Ext_SupportedGroups(groups=[group]),
                 ext.TLS_Ext_SignatureAlgorithms(
-                    sig_algs=[_TLS13_SIG_SCHEME[p.signature]]
+                    sig_algs=[TLS13_SIG_SCHEME[p.signature]]
                 ),
                 TLS_Ext_KeyShare_CH(client_shares=[share]),
                 ext.TLS_Ext_SupportedVersion_CH(versions=[0x0304]),
@@ -154,7 +144,7 @@ class _ScapyEncoder:
                 ext.TLS_Ext_SupportedGroups(groups=[group]),
                 ext.TLS_Ext_SupportedPointFormat(ecpl=[0]),
                 ext.TLS_Ext_SignatureAlgorithms(
-                    sig_algs=[_TLS12_SIG_SCHEME[p.signature]]
+                    sig_algs=[TLS12_SIG_SCHEME[p.signature]]
                 ),
             ]
         if p.session_tickets:
@@ -188,7 +178,7 @@ class _ScapyEncoder:
             + b"\x00" * dtls_cookie_bytes
         )
         body += hello[cut:]
-        return struct.pack("!I", (_HS_CLIENT_HELLO << 24) | len(body)) + body
+        return struct.pack("!I", (HS_CLIENT_HELLO << 24) | len(body)) + body
 
     def hello_verify_request(self, p: TlsProfile) -> bytes:
         """TLSHelloVerifyRequest carries only the cookie; server_version (RFC 6347 §4.2.1) is
@@ -199,7 +189,7 @@ class _ScapyEncoder:
             struct.pack("!H", 0xFEFD)
             + bytes(TLSHelloVerifyRequest(cookie=b"\x00" * p.dtls_cookie_bytes))[4:]
         )
-        return struct.pack("!I", (_HS_HELLO_VERIFY_REQUEST << 24) | len(body)) + body
+        return struct.pack("!I", (HS_HELLO_VERIFY_REQUEST << 24) | len(body)) + body
 
     def server_hello(self, p: TlsProfile) -> bytes:
         """TLSServerHello / TLS13ServerHello."""
@@ -213,8 +203,8 @@ class _ScapyEncoder:
 
         if p.version == "1.3":
             share = KeyShareEntry(
-                group=_GROUP_CODES[p.key_exchange],
-                key_exchange=b"\x04" * _KEY_SHARE_BYTES[p.key_exchange],
+                group=GROUP_CODES[p.key_exchange],
+                key_exchange=b"\x04" * KEY_SHARE_BYTES[p.key_exchange],
             )
             exts = [
                 ext.TLS_Ext_SupportedVersion_SH(version=0x0304),
@@ -282,7 +272,7 @@ class _ScapyEncoder:
     def _signature(self, p: TlsProfile):
         from scapy.layers.tls.keyexchange import _TLSSignature
 
-        scheme = (_TLS13_SIG_SCHEME if p.version == "1.3" else _TLS12_SIG_SCHEME)[
+        scheme = (TLS13_SIG_SCHEME if p.version == "1.3" else TLS12_SIG_SCHEME)[
             p.signature
         ]
         return _TLSSignature(sig_alg=scheme, sig_val=b"\x00" * p.signature_bytes)
@@ -293,8 +283,8 @@ class _ScapyEncoder:
         from scapy.layers.tls.keyexchange import ServerECDHNamedCurveParams
 
         params = ServerECDHNamedCurveParams(
-            named_curve=_GROUP_CODES[p.key_exchange],
-            point=b"\x04" * _KEY_SHARE_BYTES[p.key_exchange],
+            named_curve=GROUP_CODES[p.key_exchange],
+            point=b"\x04" * KEY_SHARE_BYTES[p.key_exchange],
         )
         return bytes(TLSServerKeyExchange(params=params, sig=self._signature(p)))
 
@@ -308,7 +298,7 @@ class _ScapyEncoder:
 
         if p.version == "1.3":
             sig_algs = TLS_Ext_SignatureAlgorithms(
-                sig_algs=[_TLS13_SIG_SCHEME[p.signature]]
+                sig_algs=[TLS13_SIG_SCHEME[p.signature]]
             )
             return bytes(
                 TLS13CertificateRequest(
@@ -316,8 +306,8 @@ class _ScapyEncoder:
                 )
             )
         request = TLSCertificateRequest(
-            ctypes=[_CLIENT_CERT_TYPE[p.signature]],
-            sig_algs=[_TLS12_SIG_SCHEME[p.signature]],
+            ctypes=[CLIENT_CERT_TYPE[p.signature]],
+            sig_algs=[TLS12_SIG_SCHEME[p.signature]],
             certauth=[],
         )
         return bytes(request)
@@ -340,7 +330,7 @@ class _ScapyEncoder:
             keys = ClientPSKIdentity(psk_identity=p.psk_identity.encode())
         else:
             keys = ClientECDiffieHellmanPublic(
-                ecdh_Yc=b"\x04" * _KEY_SHARE_BYTES[p.key_exchange]
+                ecdh_Yc=b"\x04" * KEY_SHARE_BYTES[p.key_exchange]
             )
         return bytes(TLSClientKeyExchange(exchkeys=keys))
 
@@ -385,8 +375,8 @@ def _scapy_suite_class(p: TlsProfile):
     from scapy.layers.tls.crypto import suites
 
     if p.version == "1.3":
-        return getattr(suites, _TLS13_SUITES[p.cipher][0])
-    return getattr(suites, _TLS12_SUITES[(p.cipher, "ecdsa_p256")][0])
+        return getattr(suites, TLS13_SUITES[p.cipher][0])
+    return getattr(suites, TLS12_SUITES[(p.cipher, "ecdsa_p256")][0])
 
 
 def _scapy_keyed_session(p: TlsProfile):
@@ -425,7 +415,7 @@ def _fix_scapy_tls12_ccm8_tag(cipher) -> None:
         cipher._cipher = AESCCM(cipher.key, tag_length=cipher.tag_len)
 
 
-def _scapy_record(
+def scapy_record(
     p: TlsProfile, content_type: int, protected: bool, fragment: bytes
 ) -> bytes:
     """Frame (and if ``protected`` encrypt) one record with scapy's record layer.
@@ -446,7 +436,7 @@ def _scapy_record(
     if p.version == "1.3":
         inner = TLSInnerPlaintext(msg=[content], type=content_type, tls_session=session)
         record = TLS13(
-            type=_CT_APPLICATION_DATA, version=0x0303, inner=inner, tls_session=session
+            type=CT_APPLICATION_DATA, version=0x0303, inner=inner, tls_session=session
         )
     else:
         record = TLS(
@@ -455,17 +445,17 @@ def _scapy_record(
     return record.raw_stateful()
 
 
-def _scapy_flight_records(p: TlsProfile) -> list[tuple[str, str, list[bytes]]]:
+def scapy_flight_records(p: TlsProfile) -> list[tuple[str, str, list[bytes]]]:
     """Per flight: (direction, label, records as bytes), from scapy."""
     out = []
-    for direction, msgs in _flights(p, _ScapyEncoder()):
+    for direction, msgs in flights(p, ScapyEncoder()):
         records = []
-        for content_type, protected, pieces in _layout_records(
+        for content_type, protected, pieces in layout_records(
             msgs, p.coalesce_records
         ):
             fragment = b"".join(msgs[i].payload[a:b] for i, a, b in pieces)  # type: ignore[index]
-            records.append(_scapy_record(p, content_type, protected, fragment))
-        out.append((direction, _flight_label(msgs), records))
+            records.append(scapy_record(p, content_type, protected, fragment))
+        out.append((direction, flight_label(msgs), records))
     return out
 
 
@@ -473,7 +463,7 @@ def scapy_handshake_records(profile: TlsProfile) -> list[tuple[str, bytes]]:
     """Every handshake record as (direction, bytes) built by scapy, in wire order."""
     return [
         (d, record)
-        for d, _, records in _scapy_flight_records(profile)
+        for d, _, records in scapy_flight_records(profile)
         for record in records
     ]
 
@@ -482,7 +472,7 @@ def scapy_handshake_writes(profile: TlsProfile) -> list[TlsWrite]:
     """:func:`handshake_writes` computed from scapy-built records."""
     return [
         (d, sum(map(len, records)), label)
-        for d, label, records in _scapy_flight_records(profile)
+        for d, label, records in scapy_flight_records(profile)
     ]
 
 
@@ -498,215 +488,11 @@ def scapy_protect_writes(
             for i in range(0, size, TLS_MAX_FRAGMENT_BYTES)
         ]
         total = sum(
-            len(_scapy_record(profile, _CT_APPLICATION_DATA, True, chunk))
+            len(scapy_record(profile, CT_APPLICATION_DATA, True, chunk))
             for chunk in chunks
         )
         out.append((direction, total, label))
-    alert = _scapy_record(
-        profile, _CT_ALERT, True, bytes([1, 0])
+    alert = scapy_record(
+        profile, CT_ALERT, True, bytes([1, 0])
     )  # warning, close_notify: RFC 5246 §7.2
-    return out + _teardown_writes(profile, len(alert))
-
-
-# --- DTLS reference: scapy has no DTLS record layer, so the layers are declared here ------------
-
-
-@functools.cache
-def _dtls_layers():
-    """scapy ``Packet`` classes for the DTLS 1.2 record (RFC 6347 §4.1) and handshake fragment
-    header (§4.2.2), built on first use to keep scapy's import lazy."""
-    from scapy.fields import (
-        BitField,
-        ByteField,
-        FieldLenField,
-        ShortField,
-        StrLenField,
-        ThreeBytesField,
-        XShortField,
-    )
-    from scapy.packet import Packet
-
-    class DTLSRecord(Packet):
-        """DTLSPlaintext / DTLSCiphertext: type, version, epoch, 48-bit sequence, length, fragment."""
-
-        name = "DTLS Record"
-        fields_desc = [  # noqa: RUF012 (scapy reads a plain list)
-            ByteField("type", _CT_HANDSHAKE),
-            XShortField("version", 0xFEFD),
-            ShortField("epoch", 0),
-            BitField("sequence_number", 0, 48),
-            FieldLenField("length", None, length_of="fragment"),
-            StrLenField("fragment", b"", length_from=lambda pkt: pkt.length),
-        ]
-
-    class DTLSHandshake(Packet):
-        """Handshake fragment: msg_type, length, message_seq, fragment_offset, fragment_length."""
-
-        name = "DTLS Handshake"
-        fields_desc = [  # noqa: RUF012 (scapy reads a plain list)
-            ByteField("msg_type", 0),
-            ThreeBytesField("length", 0),
-            ShortField("message_seq", 0),
-            ThreeBytesField("fragment_offset", 0),
-            ThreeBytesField("fragment_length", None),
-            StrLenField("body", b"", length_from=lambda pkt: pkt.fragment_length),
-        ]
-
-        def post_build(self, pkt: bytes, pay: bytes) -> bytes:
-            """Fill fragment_length from the body when left to None."""
-            if self.fragment_length is None:
-                pkt = pkt[:9] + struct.pack("!I", len(self.body))[1:] + pkt[12:]
-            return pkt + pay
-
-    return DTLSRecord, DTLSHandshake
-
-
-def _dtls_aead_encrypt(
-    p: TlsProfile, epoch: int, seq: int, content_type: int, plaintext: bytes
-) -> bytes:
-    """DTLSCiphertext.fragment: explicit nonce + AEAD(plaintext) with the RFC 6347 §4.1.2.1
-    additional data (epoch || sequence, type, version, length; RFC 5246 §6.2.3.3), using
-    ``cryptography`` with fixed test keys: AES-GCM (RFC 5288 §3), AES-CCM-8 (RFC 6655 §3),
-    ChaCha20-Poly1305 (RFC 7905 §2)."""
-    from cryptography.hazmat.primitives.ciphers.aead import (
-        AESCCM,
-        AESGCM,
-        ChaCha20Poly1305,
-    )
-
-    sequence = struct.pack("!H", epoch) + seq.to_bytes(6, "big")
-    aad = sequence + struct.pack("!BHH", content_type, 0xFEFD, len(plaintext))
-    if p.cipher == "CHACHA20_POLY1305_SHA256":
-        iv = b"\x02" * 12
-        nonce = bytes(a ^ b for a, b in zip(iv, b"\x00" * 4 + sequence))
-        return ChaCha20Poly1305(b"\x01" * 32).encrypt(nonce, plaintext, aad)
-    explicit = (
-        sequence  # the 8-byte explicit nonce is commonly the record sequence number
-    )
-    aead = (
-        AESGCM(b"\x01" * 16)
-        if p.cipher == "AES_128_GCM_SHA256"
-        else AESCCM(b"\x01" * 16, tag_length=8)
-    )
-    return explicit + aead.encrypt(b"\x02" * 4 + explicit, plaintext, aad)
-
-
-def _scapy_dtls_record(
-    p: TlsProfile,
-    content_type: int,
-    protected: bool,
-    epoch: int,
-    seq: int,
-    fragment: bytes,
-) -> bytes:
-    """One DTLS record built with the scapy ``DTLSRecord`` layer, encrypted when ``protected``."""
-    record_cls, _ = _dtls_layers()
-    if protected:
-        fragment = _dtls_aead_encrypt(p, epoch, seq, content_type, fragment)
-    return bytes(
-        record_cls(
-            type=content_type, epoch=epoch, sequence_number=seq, fragment=fragment
-        )
-    )
-
-
-def scapy_dtls_datagrams(
-    profile: TlsProfile,
-    app_datagrams: Iterable[tuple[str, bytes, str]] | None = None,
-    *,
-    handshake: bool = True,
-) -> list[tuple[str, bytes, str]]:
-    """``(direction, datagram bytes, label)`` of each DTLS datagram, every record built by scapy.
-
-    First (when ``handshake``) the handshake flights laid out as :func:`dtls_handshake_datagrams`
-    lays them out: handshake bodies from ``scapy.layers.tls`` re-framed with the DTLS handshake
-    header (RFC 6347 §4.2.2), records encrypted after CCS.  Then, when ``app_datagrams`` is given,
-    one epoch-1 application_data record per ``(direction, plaintext, label)`` and, when
-    ``profile.close_notify``, the close_notify pair (up, then down).  Record sequence numbers
-    count per direction and continue from the handshake into the protected datagrams.
-    """
-    _require_dtls(profile)
-    _, handshake_cls = _dtls_layers()
-    out: list[tuple[str, bytes, str]] = []
-    message_seq = {"up": 0, "down": 0}
-    record_seq = {"up": 0, "down": 0}
-    flights = _tls12_flights(profile, _ScapyEncoder(), dtls=True) if handshake else []
-    for direction, msgs in flights:
-        datagrams = _layout_datagrams(profile, msgs)
-        labels = _datagram_labels(msgs, len(datagrams))
-        seq_of_msg = {}
-        for index, msg in enumerate(msgs):
-            if msg.content_type == _CT_HANDSHAKE:
-                seq_of_msg[index] = message_seq[direction]
-                message_seq[direction] += 1
-        for label, records in zip(labels, datagrams):
-            datagram = b""
-            for content_type, protected, index, offset, length in records:
-                payload = msgs[index].payload
-                assert isinstance(payload, bytes)
-                if content_type == _CT_HANDSHAKE:
-                    body = payload[TLS_HANDSHAKE_HEADER_BYTES:]
-                    fragment = bytes(
-                        handshake_cls(
-                            msg_type=payload[0],
-                            length=len(body),
-                            message_seq=seq_of_msg[index],
-                            fragment_offset=offset,
-                            body=body[offset : offset + length],
-                        )
-                    )
-                else:
-                    fragment = payload
-                epoch = 1 if protected else 0
-                datagram += _scapy_dtls_record(
-                    profile,
-                    content_type,
-                    protected,
-                    epoch,
-                    record_seq[direction],
-                    fragment,
-                )
-                record_seq[direction] += 1
-            out.append((direction, datagram, label))
-    if app_datagrams is None:
-        return out
-    for direction, plaintext, label in app_datagrams:
-        record = _scapy_dtls_record(
-            profile, _CT_APPLICATION_DATA, True, 1, record_seq[direction], plaintext
-        )
-        record_seq[direction] += 1
-        out.append((direction, record, label))
-    if profile.close_notify:
-        # warning(1), close_notify(0): RFC 5246 §7.2
-        for direction in ("up", "down"):
-            alert = _scapy_dtls_record(
-                profile, _CT_ALERT, True, 1, record_seq[direction], bytes([1, 0])
-            )
-            record_seq[direction] += 1
-            out.append((direction, alert, "close_notify"))
-    return out
-
-
-def scapy_dtls_handshake_datagrams(profile: TlsProfile) -> list[TlsWrite]:
-    """:func:`dtls_handshake_datagrams` with every record built by scapy (the sizes of the
-    handshake datagrams of :func:`scapy_dtls_datagrams`)."""
-    return [
-        (direction, len(datagram), label)
-        for direction, datagram, label in scapy_dtls_datagrams(profile)
-    ]
-
-
-def scapy_dtls_protect(
-    app_datagrams: Iterable[TlsWrite], profile: TlsProfile
-) -> list[TlsWrite]:
-    """:func:`dtls_protect` computed by encrypting placeholder data into scapy-built DTLS records
-    (the sizes of the protected datagrams of :func:`scapy_dtls_datagrams`, no handshake)."""
-    placeholders = [
-        (direction, b"\x00" * size, label) for direction, size, label in app_datagrams
-    ]
-    return [
-        (direction, len(datagram), label)
-        for direction, datagram, label in scapy_dtls_datagrams(
-            profile, placeholders, handshake=False
-        )
-    ]
+    return out + teardown_writes(profile, len(alert))
