@@ -85,7 +85,7 @@ traffic_profiles:
     sessions_per_day: 24
     {_profile_size_lines(protocol)}
     session_duration_s: 5
-    sms_per_day: 0.2
+    sms_mo_per_day: 0.2
 fleet:
   - name: devices
     count: {devices}
@@ -149,7 +149,7 @@ def worker(kind: str, devices: int, days: int, workdir: str) -> dict:
         c = result.counts
         tables = result.summary["tables"]
         counts = {
-            "sessions": c.sessions, "total_bytes": c.total_bytes, "sms": c.sms,
+            "sessions": c.sessions, "total_bytes": c.total_bytes, "sms": c.sms_mo + c.sms_mt,
             "state_changes": c.state_changes, "daily_records": tables["usage_daily"]["rows"],
             "recorded_sessions": c.recorded_sessions, "defaulted": c.defaulted,
             "defaulted_by_reason": c.defaulted_by_reason, "final_states": c.final_states,

@@ -8,7 +8,7 @@ same scenario (one fleet group, one rate plan, the group's traffic profile(s), o
   the profile's fixed/uniform size distribution (one SimPy timeout per session: the engine's
   sessions are instantaneous, so this is the cheapest faithful per-event model, i.e. the fairest
   baseline; ``performance.md`` §1b uses 7 events per session);
-* Poisson SMS arrivals at ``sms_per_day``;
+* Poisson SMS arrivals at ``sms_mo_per_day`` (no MT SMS);
 * allowance accounting in Provisioned/Suspended with the data, SMS and days limits of the rate
   plan, defaulting to Active-Billed at the exact crossing session/SMS/expiry (the session that
   crosses is counted, later ones are in Active-Billed), with the state-change record and fee event;
@@ -48,6 +48,7 @@ from cellfleet.sim.lifecycle import (
     default_reason_key,
     transition,
 )
+from cellfleet.sim.fleet import identities
 from cellfleet.sim.records import SCHEMAS
 
 DAY = 86400.0
@@ -83,7 +84,7 @@ class ReferenceModel:
             sb = prof.session_bytes
             a, b = (sb.min_bytes, sb.max_bytes) if sb.distribution == "uniform" else (sb.bytes, sb.bytes)
             self.profile[int(State[key.upper()])] = (
-                prof.sessions_per_day / DAY, a, b, prof.sms_per_day / DAY,
+                prof.sessions_per_day / DAY, a, b, prof.sms_mo_per_day / DAY,
                 prof.uplink_fraction, prof.session_duration_s,
             )  # fmt: skip
         if len({p for p in self.profile.values()}) != 1:
@@ -348,7 +349,7 @@ class ReferenceModel:
             "usage_daily": [pa.array(d["device"], pa.int64()), pa.array(d["day"], pa.int32()),
                             pa.array(dates, pa.date32()), pa.array(d["bytes"], pa.int64()),
                             pa.array(d["sessions"], pa.int32()), pa.array(d["sms"], pa.int32()),
-                            label(d["state"], state_dict)],
+                            pa.array([0] * len(d["sms"]), pa.int32()), label(d["state"], state_dict)],
         }  # fmt: skip
         c = self.changes
         tables["state_changes"] = [
@@ -370,8 +371,9 @@ class ReferenceModel:
         group = self.scenario.fleet[0]
         iccid = [_iccid(i) for i in range(self.n)]
         imsi = [f"00101{i:010d}" for i in range(self.n)]
+        imei = identities(self.n)[2]
         tables["devices"] = [
-            pa.array(range(self.n), pa.int64()), pa.array(iccid), pa.array(imsi),
+            pa.array(range(self.n), pa.int64()), pa.array(iccid), pa.array(imsi), imei,
             names([group.name] * self.n), names([group.account] * self.n), names([group.report_group] * self.n),
             names([group.rate_plan] * self.n), label([int(State[group.initial_state.upper()])] * self.n, state_dict),
             label(self.state, state_dict),

@@ -96,7 +96,7 @@ def _summary_table(result, out_dir: Path) -> Table:
     table.add_row("rejected operations", f"{c.rejected_operations:,}")
     table.add_row("data sessions", f"{c.sessions:,}")
     table.add_row("packet data", f"{_human_bytes(c.total_bytes)} ({c.total_bytes:,} bytes)")
-    table.add_row("SMS", f"{c.sms:,}")
+    table.add_row("SMS sent (MO) / received (MT)", f"{c.sms_mo:,} / {c.sms_mt:,}")
     table.add_row("simulated device-days", f"{c.device_days:,}")
     table.add_row("wall time", f"{result.wall_time_s:.2f} s")
     table.add_row("device-days/s", f"{result.device_days_per_s:,.0f}")

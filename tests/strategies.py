@@ -108,7 +108,7 @@ def run_scenario_dict(data: dict) -> Run:
     return Run(counts=counts, sink=sink, scenario=scenario)
 
 
-def periodic(name: str, per_day: float, size: int, *, sms_per_day: float = 0.0, jitter_s: float = 0.0) -> dict:
+def periodic(name: str, per_day: float, size: int, *, sms_mo_per_day: float = 0.0, jitter_s: float = 0.0) -> dict:
     """A periodic profile with fixed-size sessions."""
     return {
         "name": name,
@@ -116,7 +116,7 @@ def periodic(name: str, per_day: float, size: int, *, sms_per_day: float = 0.0, 
         "sessions_per_day": per_day,
         "jitter_s": jitter_s,
         "session_bytes": {"distribution": "fixed", "bytes": size},
-        "sms_per_day": sms_per_day,
+        "sms_mo_per_day": sms_mo_per_day,
     }
 
 
@@ -181,7 +181,7 @@ def profiles(draw, name):
         prof["protocol"] = draw(st.sampled_from(["mqtt", "mqtt-tls", "http", "https", "coap", "coap-dtls", "udp"]))
     else:
         prof["uplink_fraction"] = draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
-    prof["sms_per_day"] = draw(st.sampled_from([0.0, 0.0, 0.5, 2.0]))
+    prof["sms_mo_per_day"] = draw(st.sampled_from([0.0, 0.0, 0.5, 2.0]))
     return prof
 
 

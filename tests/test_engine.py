@@ -64,7 +64,7 @@ def test_provisioned_data_crossing_exact():
         assert u.day.tolist() == [0, 1]
         assert u.bytes.tolist() == [24000, 24000]
         assert u.sessions.tolist() == [24, 24]
-        assert u.sms.tolist() == [0, 0]
+        assert u.sms_mo.tolist() == [0, 0]
         assert u.state.tolist() == ["Active-Billed", "Active-Billed"]
     assert fleet_rows(r) == [
         {"day": 0, "initial": 0, "provisioned": 0, "active_billed": 4, "suspended": 0, "cancelled": 0, "defaulted": 4},
@@ -138,7 +138,7 @@ def test_sms_crossing_third_sms():
     """SMS-only profile in Provisioned, silent in Active-Billed: the 3rd SMS defaults, so each
     device sends exactly 3 SMS, and the default is on the day of the 3rd."""
     prof = {"name": "sms", "sessions_per_day": 0, "session_bytes": {"distribution": "fixed", "bytes": 1},
-            "sms_per_day": 4}
+            "sms_mo_per_day": 4}
     r = run_scenario_dict(
         scenario_dict(
             plans=[{"name": "p", "provisioned_allowance": {"sms_count": 2}}],
@@ -157,10 +157,10 @@ def test_sms_crossing_third_sms():
     assert len(r.sessions) == 0 and u.bytes.sum() == 0
     for dev in range(20):
         ud = u[u.device == dev]
-        assert ud.sms.sum() == 3
+        assert ud.sms_mo.sum() == 3
         t = ch[ch.device == dev].time_s.iloc[0]
         assert ud.day.max() == int(t // DAY)
-    assert r.counts.sms == 60
+    assert r.counts.sms_mo == 60
     assert r.counts.defaulted_by_reason == {"provisioned_sms_allowance_exceeded": 20}
 
 
@@ -694,7 +694,7 @@ def test_fleet_daily_sums_and_defaulted_matches_changes():
 DET = scenario_dict(
     plans=[{"name": "p", "provisioned_allowance": {"data_bytes": 30000, "sms_count": 3, "days": 4},
             "suspended_allowance": {"data_bytes": 10000}}],
-    profiles=[{"name": "rnd", "sessions_per_day": 8, "sms_per_day": 0.5,
+    profiles=[{"name": "rnd", "sessions_per_day": 8, "sms_mo_per_day": 0.5,
                "session_bytes": {"distribution": "uniform", "min_bytes": 100, "max_bytes": 9000}},
               periodic("jit", 12, 500, jitter_s=600)],
     fleet=[{"name": "a", "count": 60, "rate_plan": "p", "traffic": {"provisioned": "rnd", "active_billed": "jit",
@@ -742,13 +742,14 @@ def _usage_of_a(fleet: list[dict], offset: int) -> tuple[pd.DataFrame, pd.DataFr
     s = r.sessions
     s = s[(s.device >= offset) & (s.device < offset + 25)].copy()
     s["device"] -= offset
+    s["session_id"] -= offset << 32  # device * 2**32 + the device's session number
     c = r.changes
     c = c[(c.device >= offset) & (c.device < offset + 25)].copy()
     c["device"] -= offset
     key = lambda df, cols: df.sort_values(cols).reset_index(drop=True)  # noqa: E731
     return (
         key(u, ["day", "device"]),
-        key(s.drop(columns=["record_id"]), ["device", "start_time_s"]),
+        key(s.drop(columns=["record_id", "iccid", "imsi", "imei"]), ["device", "start_time_s"]),
         key(c, ["device", "time_s"]),
     )
 

@@ -71,8 +71,8 @@ def test_sessions_table_off_is_not_written(tmp_path: Path) -> None:
 
 
 def test_session_record_overflow_is_an_error_not_a_silent_loss(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(engine_module, "record_capacity", lambda *args: 5)
-    with pytest.raises(RuntimeError, match=r"session-record buffer overflow \(\d+ > 5\)"):
+    monkeypatch.setattr(engine_module, "event_capacity", lambda *args: 5)
+    with pytest.raises(RuntimeError, match=r"event-record buffer overflow \(\d+ > 5\)"):
         run_scenario(small(), tmp_path)
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "incomplete"
     assert not list(tmp_path.glob("*.parquet"))

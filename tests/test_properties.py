@@ -162,7 +162,7 @@ def check_sessions_and_allowances(r, scenario):
 
 def check_daily_usage(r, scenario):
     s, u = r.sessions, r.usage
-    assert (u.sessions > 0).sum() + ((u.sessions == 0) & (u.sms > 0)).sum() == len(u)
+    assert (u.sessions > 0).sum() + ((u.sessions == 0) & (u.bytes == 0) & (u.sms_mo + u.sms_mt > 0)).sum() == len(u)
     assert not u.duplicated(["device", "day"]).any()
     # bytes and session conservation per device and per day
     s_day = s.assign(day=(s.start_time_s // DAY).astype(int))
@@ -175,7 +175,7 @@ def check_daily_usage(r, scenario):
     assert from_sessions == from_usage
     assert r.counts.total_bytes == s.total_bytes.sum() == u.bytes.sum()
     assert r.counts.sessions == len(s) == u.sessions.sum() == r.counts.recorded_sessions
-    assert r.counts.sms == u.sms.sum()
+    assert r.counts.sms_mo == u.sms_mo.sum() and r.counts.sms_mt == u.sms_mt.sum()
     # the state of a daily row is the state at the end of that day (before midnight actions)
     devices, timelines = _timelines(r)
     days = scenario.duration_days

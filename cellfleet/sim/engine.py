@@ -37,13 +37,23 @@ from cellfleet.sim.lifecycle import (
 from cellfleet.sim.rand import stream
 from cellfleet.sim.recorder import Recorder
 from cellfleet.sim.select import select_devices
+from cellfleet.sim.profile_table import ProfileTable
+from cellfleet.sim.session_records import RecordCutter
 from cellfleet.sim.traffic import (
-    SECONDS_PER_DAY,
-    ProfileTable,
+    EV_COLUMNS,
+    EV_DEVICE,
+    EV_KIND,
+    EV_PROFILE,
+    EV_STATE,
+    EV_TIME_S,
+    KIND_RELEASE,
+    KIND_STATE,
     advance_window,
-    record_capacity,
+    event_capacity,
     restart_arrivals,
 )
+
+SECONDS_PER_DAY = 86400.0
 
 ProgressCallback = Callable[[int, int], None]
 #: SimPy priorities (lower runs first at equal times); see the module docstring.
@@ -72,10 +82,12 @@ class RunCounts:
     defaulted_by_reason: dict[str, int] = field(default_factory=dict)
     sessions: int = 0
     total_bytes: int = 0
-    sms: int = 0
+    sms_mo: int = 0
+    sms_mt: int = 0
     state_changes: int = 0
     rejected_operations: int = 0
     recorded_sessions: int = 0
+    recorded_sms: int = 0
     recorded_devices: int = 0
     control_events: int = 0
 
@@ -95,6 +107,7 @@ class _ScheduledAction:
     time_s: float
     spec: object  # scenario OperatorAction
     traffic_row: int  # for set_traffic, else -1
+    profile: int  # for send_once, else -1
 
     @property
     def operation(self) -> str:
@@ -124,7 +137,7 @@ class FleetEngine:
         self.end_s = self.days * SECONDS_PER_DAY
 
         self.profiles = ProfileTable.from_profiles(scenario.traffic_profiles)
-        maps = TrafficMaps({name: i for i, name in enumerate(self.profiles.names)})
+        maps = TrafficMaps({name: i for i, name in enumerate(scenario.profile_names())})
         self.accounts = list(dict.fromkeys(g.account for g in scenario.fleet))
         self.report_groups = list(dict.fromkeys(g.report_group for g in scenario.fleet))
         self.cols = FleetColumns.build(scenario, maps, self.accounts, self.report_groups)
@@ -137,10 +150,16 @@ class FleetEngine:
         else:
             self.record_flag = np.zeros(self.cols.size, dtype=np.bool_)
             self.record_flag[np.asarray(record_devices, dtype=np.int64)] = True
-        self._recorded_devices = int(np.count_nonzero(self.record_flag))
-        self._min_period_s = float(self.profiles.period_s.min(initial=np.inf))
+        recorded_rows = np.flatnonzero(self.record_flag)
+        self._recorded_devices = recorded_rows.size
+        self._min_gap_s = self.profiles.min_session_gap_s
+        self._max_burst = int(self.profiles.burst_size.max(initial=1))
         self.counts = RunCounts(devices=self.cols.size, days=self.days)
         self.recorder = Recorder(sink, scenario.start_date, scenario.traffic_profiles)
+        self.recorder.bind_fleet(self.cols, recorded_rows, self.accounts, self.report_groups, [p.name for p in scenario.rate_plans])
+        interim = scenario.outputs.sessions
+        self.cutter = RecordCutter(recorded_rows, self.cols.size, interim.interim_time_s, interim.interim_volume_bytes)
+        self._ctx = (self.map_table, self._limits_bytes, self._limits_sms)
         # defaulting lookups by [from_state, DefaultReason]: reason vocabulary codes and counts
         self._defaulting_action = np.zeros(len(State), np.int8)
         self._default_reason_codes = np.zeros((len(State), len(DefaultReason)), np.int32)
@@ -161,9 +180,10 @@ class FleetEngine:
         out = []
         for index, spec in enumerate(self.scenario.actions):
             row = maps.row_for(spec.traffic) if spec.action == "set_traffic" else -1
+            profile = maps.profile_index[spec.profile] if spec.action == "send_once" else -1
             for k, day in enumerate(spec.occurrence_days()):
                 if day * SECONDS_PER_DAY < self.end_s:
-                    out.append(_ScheduledAction(index, k, day * SECONDS_PER_DAY, spec, row))
+                    out.append(_ScheduledAction(index, k, day * SECONDS_PER_DAY, spec, row, profile))
         return out
 
     def _allowance_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,6 +234,7 @@ class FleetEngine:
         for action in self.actions:
             _At(self.env, action.time_s, PRIORITY_ACTION, self._action_callback(action))
         self.env.run()
+        self._emit_records(self.cutter.cut(np.zeros((0, EV_COLUMNS)), self.end_s, final=True))
         self.recorder.fleet_daily(self._fleet_daily)
         self._emit_devices()
         self._final_counts()
@@ -229,29 +250,22 @@ class FleetEngine:
             raise KeyboardInterrupt
         if t_s <= self._t_now:
             return
-        cols = self.cols
-        capacity = record_capacity(self._recorded_devices, t_s - self._t_now, self._min_period_s)
-        def_dev, def_time, def_from, def_reason, sess, n_sessions = advance_window(
-            self._all_rows, t_s, self.record_flag, capacity,
-            cols.state, cols.traffic_map, self.map_table, cols.rate_plan,
-            self._limits_bytes, self._limits_sms,
-            cols.rng_key, cols.rng_counter, cols.next_session_s, cols.next_sms_s,
-            cols.allowance_used_bytes, cols.allowance_used_sms, cols.test_entry_s,
-            cols.day_bytes, cols.day_sessions, cols.day_sms,
-            cols.total_bytes, cols.total_sessions, cols.total_sms,
-            *self.profiles.kernel_args(),
-        )  # fmt: skip
-        if n_sessions > capacity:
+        capacity = event_capacity(self._recorded_devices, t_s - self._t_now, self._min_gap_s, self._max_burst)
+        def_dev, def_time, def_from, def_reason, events, n_events = advance_window(
+            self._all_rows, t_s, self.record_flag, capacity, self.cols.kernel_columns(), self._ctx, self.profiles.kernel_args()
+        )
+        if n_events > capacity:
             raise RuntimeError(
-                f"session-record buffer overflow ({n_sessions} > {capacity}) in the window ending at "
+                f"event-record buffer overflow ({n_events} > {capacity}) in the window ending at "
                 f"{t_s:.0f} s; record fewer devices (outputs.sessions)"
             )
         self._t_now = t_s
         if def_dev.size:
             order = np.lexsort((def_dev, def_time))
             self._record_defaults(def_dev[order], def_time[order], def_from[order], def_reason[order])
-        if sess.shape[0]:
-            self._emit_sessions(sess)
+        if self._recorded_devices:
+            self.counts.recorded_sms += self.recorder.sms(events)
+            self._emit_records(self.cutter.cut(events, t_s))
 
     # --------------------------------------------------------------- happenings
     def _day_end_callback(self, day: int):
@@ -287,8 +301,17 @@ class FleetEngine:
             report_groups=self.report_groups,
         )
         if action.spec.action == "set_traffic":
+            old_profile = self.map_table[cols.traffic_map[rows], cols.state[rows]]
             cols.traffic_map[rows] = action.traffic_row
-            self._restart(rows, self.env.now)
+            changed = self.map_table[cols.traffic_map[rows], cols.state[rows]] != old_profile
+            self._release(rows[changed], old_profile[changed])
+            self._restart(rows[changed], self.env.now)
+            return
+        if action.spec.action == "send_once":
+            # each device's session at a uniform time in [now, now + spread_s), from the action's stream
+            spread_s = action.spec.spread_s or 0.0
+            cols.next_once_s[rows] = self.env.now + rng.random(rows.size) * spread_s
+            cols.once_profile[rows] = action.profile
             return
         self.apply_action(rows, Action[action.spec.action.upper()], action.operation)
 
@@ -327,14 +350,35 @@ class FleetEngine:
         for state in TEST_ALLOWANCE_STATES:
             self._schedule_expiries(rows[target == state], state, t)
         changed = self.map_table[cols.traffic_map[rows], target] != old_profile
+        self._release(rows[changed], old_profile[changed])
+        self._mark(rows[~changed & self._connected(rows)], KIND_STATE, target[~changed & self._connected(rows)], t)
         self._restart(rows[changed], t)
 
+    def _connected(self, rows: np.ndarray) -> np.ndarray:
+        return ~np.isnan(self.cols.last_tx_s[rows])
+
+    def _release(self, rows: np.ndarray, old_profile: np.ndarray) -> None:
+        """The network releases the persistent connections of ``rows`` (their profile changed)."""
+        connected = self._connected(rows)
+        self._mark(rows[connected], KIND_RELEASE, self.cols.state[rows[connected]], self.env.now, old_profile[connected])
+        self.cols.last_tx_s[rows] = np.nan
+        self.cols.open_at_s[rows] = np.inf
+
+    def _mark(self, rows: np.ndarray, kind: int, states: np.ndarray, t: float, profiles: np.ndarray | None = None) -> None:
+        """Tell the record cutter about connection changes of recorded devices at ``t``."""
+        rows_rec = self.record_flag[rows]
+        if not rows_rec.any():
+            return
+        marks = np.zeros((int(rows_rec.sum()), EV_COLUMNS))
+        marks[:, EV_DEVICE] = rows[rows_rec]
+        marks[:, EV_TIME_S] = t
+        marks[:, EV_KIND] = kind
+        marks[:, EV_STATE] = states[rows_rec]
+        marks[:, EV_PROFILE] = -1 if profiles is None else profiles[rows_rec]
+        self._emit_records(self.cutter.cut(marks, t))
+
     def _restart(self, rows: np.ndarray, t: float) -> None:
-        cols, p = self.cols, self.profiles
-        restart_arrivals(
-            rows, t, cols.state, cols.traffic_map, self.map_table, cols.rng_key, cols.rng_counter,
-            cols.next_session_s, cols.next_sms_s, p.schedule, p.period_s, p.sms_gap_s,
-        )  # fmt: skip
+        restart_arrivals(rows, t, self.cols.kernel_columns(), self._ctx, self.profiles.kernel_args())
 
     def _schedule_expiries(self, rows: np.ndarray, state: State, entry_s: float) -> None:
         """Schedule the days-limit of the test periods that ``rows`` start at ``entry_s``.
@@ -397,19 +441,20 @@ class FleetEngine:
 
     def _emit_day(self, day: int) -> None:
         cols = self.cols
-        active = np.flatnonzero((cols.day_sessions > 0) | (cols.day_sms > 0))
+        active = np.flatnonzero((cols.day_bytes > 0) | (cols.day_sessions > 0) | (cols.day_sms_mo > 0) | (cols.day_sms_mt > 0))
         self.recorder.usage_day(
-            day, active, cols.day_bytes[active], cols.day_sessions[active], cols.day_sms[active], cols.state[active]
-        )
-        cols.day_bytes[active] = 0
-        cols.day_sessions[active] = 0
-        cols.day_sms[active] = 0
+            day, active, cols.day_bytes[active], cols.day_sessions[active], cols.day_sms_mo[active],
+            cols.day_sms_mt[active], cols.state[active],
+        )  # fmt: skip
+        for column in (cols.day_bytes, cols.day_sessions, cols.day_sms_mo, cols.day_sms_mt):
+            column[active] = 0
         self._fleet_daily[day, : len(State)] = np.bincount(cols.state, minlength=len(State))
         self._fleet_daily[day, len(State)] = self._defaults_today
         self._defaults_today = 0
 
-    def _emit_sessions(self, sess: np.ndarray) -> None:
-        self.counts.recorded_sessions += self.recorder.sessions(sess)
+    def _emit_records(self, records: np.ndarray) -> None:
+        if records.shape[0]:
+            self.counts.recorded_sessions += self.recorder.sessions(records)
 
     def _emit_devices(self) -> None:
         cols = self.cols
@@ -424,7 +469,8 @@ class FleetEngine:
         self.counts.final_states = {STATE_LABELS[s]: int(per_state[s]) for s in State}
         self.counts.sessions = int(cols.total_sessions.sum())
         self.counts.total_bytes = int(cols.total_bytes.sum())
-        self.counts.sms = int(cols.total_sms.sum())
+        self.counts.sms_mo = int(cols.total_sms_mo.sum())
+        self.counts.sms_mt = int(cols.total_sms_mt.sum())
         self.counts.recorded_devices = int(np.count_nonzero(self.record_flag))
         self.counts.defaulted_by_reason = {
             default_reason_key(State(s), DefaultReason(r)): int(self._default_counts[s, r])

@@ -23,6 +23,10 @@ TEST_PLMN_MCC_MNC = "00101"
 #: ICCID = "89" (telecom, ITU-T E.118) + "882" (international) + issuer "01" + 11-digit serial +
 #: Luhn check digit: 19 digits.
 ICCID_PREFIX = "8988201"
+#: IMEI = 8-digit Type Allocation Code + 6-digit serial + Luhn check digit (TS 23.003 §6.2.1,
+#: check digit per Annex B). TAC "00101000" is not allocated to a real model; the serial is the
+#: device row modulo 10^6 (emulated modules, no uniqueness claim beyond a million devices).
+IMEI_TAC = "00101000"
 
 
 @dataclass
@@ -65,16 +69,24 @@ class FleetColumns:
     rng_key: np.ndarray  # uint64
     rng_counter: np.ndarray  # uint64
     next_session_s: np.ndarray  # float64
-    next_sms_s: np.ndarray  # float64
+    burst_left: np.ndarray  # int64: sessions still to come in the current burst
+    next_sms_mo_s: np.ndarray  # float64
+    next_sms_mt_s: np.ndarray  # float64
+    open_at_s: np.ndarray  # float64: pending set-up of a persistent connection (inf: none)
+    last_tx_s: np.ndarray  # float64: last report on the open connection (NaN: not connected)
+    next_once_s: np.ndarray  # float64: pending one-off session (inf: none)
+    once_profile: np.ndarray  # int16: its profile
     test_entry_s: np.ndarray  # float64: start of the current test-allowance period, NaN if none
     allowance_used_bytes: np.ndarray  # int64
     allowance_used_sms: np.ndarray  # int64
     day_bytes: np.ndarray  # int64
     day_sessions: np.ndarray  # int32
-    day_sms: np.ndarray  # int32
+    day_sms_mo: np.ndarray  # int32
+    day_sms_mt: np.ndarray  # int32
     total_bytes: np.ndarray  # int64
     total_sessions: np.ndarray  # int64
-    total_sms: np.ndarray  # int64
+    total_sms_mo: np.ndarray  # int64
+    total_sms_mt: np.ndarray  # int64
 
     @classmethod
     def build(cls, scenario, maps: TrafficMaps, accounts: list[str], report_groups: list[str]) -> "FleetColumns":
@@ -99,17 +111,35 @@ class FleetColumns:
             rng_key=np.concatenate([device_keys(scenario.seed, g.name, g.count) for g in scenario.fleet]),
             rng_counter=np.zeros(n, np.uint64),
             next_session_s=np.full(n, np.inf),
-            next_sms_s=np.full(n, np.inf),
+            burst_left=np.zeros(n, np.int64),
+            next_sms_mo_s=np.full(n, np.inf),
+            next_sms_mt_s=np.full(n, np.inf),
+            open_at_s=np.full(n, np.inf),
+            last_tx_s=np.full(n, np.nan),
+            next_once_s=np.full(n, np.inf),
+            once_profile=np.full(n, NO_PROFILE, np.int16),
             test_entry_s=np.where(in_test, 0.0, np.nan),
             allowance_used_bytes=np.zeros(n, np.int64),
             allowance_used_sms=np.zeros(n, np.int64),
             day_bytes=np.zeros(n, np.int64),
             day_sessions=np.zeros(n, np.int32),
-            day_sms=np.zeros(n, np.int32),
+            day_sms_mo=np.zeros(n, np.int32),
+            day_sms_mt=np.zeros(n, np.int32),
             total_bytes=np.zeros(n, np.int64),
             total_sessions=np.zeros(n, np.int64),
-            total_sms=np.zeros(n, np.int64),
+            total_sms_mo=np.zeros(n, np.int64),
+            total_sms_mt=np.zeros(n, np.int64),
         )
+
+    def kernel_columns(self) -> tuple[np.ndarray, ...]:
+        """The columns the traffic kernel reads and writes, in its unpacking order."""
+        return (
+            self.state, self.traffic_map, self.rng_key, self.rng_counter, self.next_session_s, self.burst_left,
+            self.next_sms_mo_s, self.next_sms_mt_s, self.open_at_s, self.last_tx_s, self.next_once_s,
+            self.once_profile, self.rate_plan, self.allowance_used_bytes, self.allowance_used_sms, self.test_entry_s,
+            self.day_bytes, self.day_sessions, self.day_sms_mo, self.day_sms_mt,
+            self.total_bytes, self.total_sessions, self.total_sms_mo, self.total_sms_mt,
+        )  # fmt: skip
 
 
 def luhn_check_digits(body: np.ndarray, digits: int) -> np.ndarray:
@@ -126,12 +156,17 @@ def luhn_check_digits(body: np.ndarray, digits: int) -> np.ndarray:
     return (10 - total % 10) % 10
 
 
-def identities(size: int) -> tuple[pa.Array, pa.Array]:
-    """ICCIDs and IMSIs (string arrays) for devices ``0 .. size-1``; see the identity plan above."""
-    serial = np.arange(size, dtype=np.int64)
+def _digits(numbers: np.ndarray, width: int) -> pa.Array:
+    return pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width=width, padding="0")
+
+
+def identities(devices: np.ndarray | int) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """ICCIDs, IMSIs and IMEIs (string arrays) of device rows (or of ``0 .. n-1`` for an int);
+    see the identity plan above."""
+    serial = np.arange(devices, dtype=np.int64) if isinstance(devices, int) else np.asarray(devices, dtype=np.int64)
     body = np.int64(int(ICCID_PREFIX)) * np.int64(10**11) + serial
     iccid_num = body * 10 + luhn_check_digits(body, len(ICCID_PREFIX) + 11)
     imsi_num = np.int64(int(TEST_PLMN_MCC_MNC)) * np.int64(10**10) + serial
-    iccid = pc.utf8_lpad(pa.array(iccid_num).cast(pa.string()), width=19, padding="0")
-    imsi = pc.utf8_lpad(pa.array(imsi_num).cast(pa.string()), width=15, padding="0")
-    return iccid, imsi
+    imei_body = np.int64(int(IMEI_TAC)) * np.int64(10**6) + serial % 10**6
+    imei_num = imei_body * 10 + luhn_check_digits(imei_body, 14)
+    return _digits(iccid_num, 19), _digits(imsi_num, 15), _digits(imei_num, 15)

@@ -14,16 +14,34 @@ import pyarrow as pa
 from cellfleet.sim import records as rec
 from cellfleet.sim.fleet import FleetColumns, identities
 from cellfleet.sim.lifecycle import Action, IllegalTransition, State
-from cellfleet.sim.traffic import (
-    REC_DEVICE,
-    REC_DOWNLINK,
-    REC_DURATION_S,
-    REC_PAYLOAD,
-    REC_PROFILE,
-    REC_START_S,
-    REC_STATE,
-    REC_UPLINK,
+from cellfleet.sim.session_records import (
+    CAUSES,
+    R_CAUSE,
+    R_DEVICE,
+    R_DOWN,
+    R_END_S,
+    R_FAILED_ATTEMPTS,
+    R_FAILED_BYTES,
+    R_PAYLOAD,
+    R_PINGS,
+    R_PROFILE,
+    R_RECORD_SEQ,
+    R_REPORTS,
+    R_RETX,
+    R_SESSION_SEQ,
+    R_START_S,
+    R_STATE,
+    R_UP,
 )
+from cellfleet.sim.traffic import EV_DEVICE, EV_KIND, EV_STATE, EV_TIME_S, KIND_SMS_MO, KIND_SMS_MT
+
+CAUSE_DICT = pa.array(CAUSES, pa.string())
+PDP_TYPE_DICT = pa.array(["IPv4", "IPv6"], pa.string())
+#: Placeholders until networks are modelled: RAT and serving PLMN of every record.
+RAT_DICT = pa.array(["LTE-M"], pa.string())
+PLMN_DICT = pa.array(["00101"], pa.string())
+SMS_DIRECTION_DICT = pa.array(["MO", "MT"], pa.string())
+SMS_STATUS_DICT = pa.array(["delivered"], pa.string())
 
 
 class Recorder:
@@ -34,6 +52,9 @@ class Recorder:
         self._profile_names = [p.name for p in profiles]
         self._protocols = sorted({p.protocol for p in profiles})
         self._protocol_of_profile = np.array([self._protocols.index(p.protocol) for p in profiles], dtype=np.int32)
+        self._apns = sorted({p.apn for p in profiles})
+        self._apn_of_profile = np.array([self._apns.index(p.apn) for p in profiles], dtype=np.int32)
+        self._pdp_of_profile = np.array([1 if p.ip_version == 6 else 0 for p in profiles], dtype=np.int8)
         self.start_date = start_date
         self.start_epoch_us = rec.start_epoch_s(start_date) * 10**6
         self._reasons: list[str] = []
@@ -41,6 +62,23 @@ class Recorder:
         self._errors: list[str] = []
         self._error_index: dict[str, int] = {}
         self._next_record_id = 0
+        self._next_sms_id = 0
+        self._recorded: dict | None = None
+
+    def bind_fleet(self, cols: FleetColumns, recorded_rows: np.ndarray, accounts, report_groups, rate_plans) -> None:
+        """Identities and commercial context of the recorded devices, joined into their records
+        (dictionary-encoded: one string per recorded device, an index per record)."""
+        iccid, imsi, imei = identities(recorded_rows)
+        slot_of = np.full(cols.size, -1, np.int32)
+        slot_of[recorded_rows] = np.arange(recorded_rows.size, dtype=np.int32)
+        self._recorded = {"slot_of": slot_of, "iccid": iccid, "imsi": imsi, "imei": imei, "cols": cols,
+                          "accounts": pa.array(accounts, pa.string()), "report_groups": pa.array(report_groups, pa.string()),
+                          "rate_plans": pa.array(rate_plans, pa.string())}  # fmt: skip
+
+    def _joined(self, devices: np.ndarray, name: str, codes: np.ndarray | None = None) -> pa.DictionaryArray:
+        r = self._recorded
+        indices = r["slot_of"][devices] if codes is None else codes
+        return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32)), r[name])
 
     @staticmethod
     def _code(text: str, vocabulary: list[str], index: dict[str, int]) -> int:
@@ -98,7 +136,7 @@ class Recorder:
             ),
         )
 
-    def usage_day(self, day: int, rows, day_bytes, sessions, sms, states) -> None:
+    def usage_day(self, day: int, rows, day_bytes, sessions, sms_mo, sms_mt, states) -> None:
         """One simulated day's usage of the devices ``rows`` (those with activity)."""
         n = rows.size
         date = np.datetime64(self.start_date, "D") + day
@@ -111,7 +149,8 @@ class Recorder:
                     pa.array(np.full(n, date), pa.date32()),
                     pa.array(day_bytes),
                     pa.array(sessions),
-                    pa.array(sms),
+                    pa.array(sms_mo),
+                    pa.array(sms_mt),
                     rec.labels(states, rec.STATE_DICT),
                 ],
                 schema=rec.SCHEMAS["usage_daily"],
@@ -133,29 +172,46 @@ class Recorder:
             ),
         )
 
-    def sessions(self, buffer: np.ndarray) -> int:
-        """Session records from the kernel's buffer (``REC_*`` columns); returns how many."""
-        n = buffer.shape[0]
-        # the kernel fills the buffer device by device; a stable sort on time keeps device order
-        # for equal times, which makes the record order (and record ids) deterministic
-        buffer = buffer[np.argsort(buffer[:, REC_START_S], kind="stable")]
-        up = buffer[:, REC_UPLINK].astype(np.int64)
-        down = buffer[:, REC_DOWNLINK].astype(np.int64)
-        payload = buffer[:, REC_PAYLOAD].astype(np.int64)
-        profile = buffer[:, REC_PROFILE].astype(np.int32)
-        start = buffer[:, REC_START_S]
+    def sessions(self, records: np.ndarray) -> int:
+        """Session records (``R_*`` columns, ``cellfleet.sim.session_records``); returns how many.
+
+        Records are sorted by start time (stable: the cutter's order for equal times), which makes
+        the record order, and so the record ids, deterministic.
+        """
+        n = records.shape[0]
+        records = records[np.argsort(records[:, R_START_S], kind="stable")]
+        col = lambda c, dtype=np.int64: records[:, c].astype(dtype)  # noqa: E731
+        device = col(R_DEVICE)
+        up, down, payload = col(R_UP), col(R_DOWN), col(R_PAYLOAD)
+        profile = col(R_PROFILE, np.int32)
+        start, end = records[:, R_START_S], records[:, R_END_S]
+        cols = self._recorded["cols"]
         ids = np.arange(self._next_record_id, self._next_record_id + n, dtype=np.int64)
         self._next_record_id += n
+        zeros = np.zeros(n, np.int8)
         self.sink.write(
             "sessions",
             pa.RecordBatch.from_arrays(
                 [
                     pa.array(ids),
-                    pa.array(buffer[:, REC_DEVICE].astype(np.int64)),
+                    pa.array((device << 32) + col(R_SESSION_SEQ)),
+                    pa.array(col(R_RECORD_SEQ, np.int32)),
+                    pa.array(device),
+                    self._joined(device, "iccid"),
+                    self._joined(device, "imsi"),
+                    self._joined(device, "imei"),
+                    self._joined(device, "accounts", cols.account[device]),
+                    self._joined(device, "report_groups", cols.report_group[device]),
+                    self._joined(device, "rate_plans", cols.rate_plan[device]),
+                    rec.labels(col(R_STATE, np.int8), rec.STATE_DICT),
                     pa.array(start),
                     rec.timestamps_us(self.start_epoch_us, start),
-                    pa.array(buffer[:, REC_DURATION_S]),
-                    rec.labels(buffer[:, REC_STATE].astype(np.int8), rec.STATE_DICT),
+                    rec.timestamps_us(self.start_epoch_us, end),
+                    pa.array(end - start),
+                    rec.names(self._apn_of_profile[profile], self._apns),
+                    rec.labels(self._pdp_of_profile[profile], PDP_TYPE_DICT),
+                    rec.labels(zeros, RAT_DICT),
+                    rec.labels(zeros, PLMN_DICT),
                     rec.names(profile, self._profile_names),
                     rec.names(self._protocol_of_profile[profile], self._protocols),
                     pa.array(up),
@@ -163,15 +219,52 @@ class Recorder:
                     pa.array(up + down),
                     pa.array(payload),
                     pa.array(up + down - payload),
+                    pa.array(col(R_RETX)),
+                    pa.array(col(R_FAILED_BYTES)),
+                    pa.array(col(R_FAILED_ATTEMPTS, np.int32)),
+                    pa.array(col(R_REPORTS, np.int32)),
+                    pa.array(col(R_PINGS, np.int32)),
+                    rec.labels(col(R_CAUSE, np.int8), CAUSE_DICT),
                 ],
                 schema=rec.SCHEMAS["sessions"],
             ),
         )
         return n
 
+    def sms(self, events: np.ndarray) -> int:
+        """SMS records from a window's kernel events; returns how many."""
+        kind = events[:, EV_KIND]
+        events = events[(kind == KIND_SMS_MO) | (kind == KIND_SMS_MT)]
+        n = events.shape[0]
+        if n == 0:
+            return 0
+        events = events[np.argsort(events[:, EV_TIME_S], kind="stable")]
+        device = events[:, EV_DEVICE].astype(np.int64)
+        times = events[:, EV_TIME_S]
+        ids = np.arange(self._next_sms_id, self._next_sms_id + n, dtype=np.int64)
+        self._next_sms_id += n
+        self.sink.write(
+            "sms",
+            pa.RecordBatch.from_arrays(
+                [
+                    pa.array(ids),
+                    pa.array(device),
+                    self._joined(device, "iccid"),
+                    self._joined(device, "imsi"),
+                    pa.array(times),
+                    rec.timestamps_us(self.start_epoch_us, times),
+                    rec.labels((events[:, EV_KIND] == KIND_SMS_MT).astype(np.int8), SMS_DIRECTION_DICT),
+                    rec.labels(events[:, EV_STATE].astype(np.int8), rec.STATE_DICT),
+                    rec.labels(np.zeros(n, np.int8), SMS_STATUS_DICT),
+                ],
+                schema=rec.SCHEMAS["sms"],
+            ),
+        )
+        return n
+
     def devices(self, cols: FleetColumns, groups, accounts, report_groups, rate_plans) -> None:
         """Identities and assignment of every device, with its final state."""
-        iccid, imsi = identities(cols.size)
+        iccid, imsi, imei = identities(cols.size)
         self.sink.write(
             "devices",
             pa.RecordBatch.from_arrays(
@@ -179,6 +272,7 @@ class Recorder:
                     pa.array(np.arange(cols.size, dtype=np.int64)),
                     iccid,
                     imsi,
+                    imei,
                     rec.names(cols.group, groups),
                     rec.names(cols.account, accounts),
                     rec.names(cols.report_group, report_groups),

@@ -9,11 +9,19 @@ Tables (one schema each, in :data:`SCHEMAS`):
 * ``state_changes``: every lifecycle move (operator action or defaulting) with the fee event the
   seed names for it.
 * ``rejected_operations``: operator actions the lifecycle table does not allow.
-* ``usage_daily``: per device and day with activity: bytes, sessions, SMS, state at the day's end.
+* ``usage_daily``: per device and day with activity: bytes, sessions, SMS sent (MO) and received
+  (MT), state at the day's end.
 * ``fleet_daily``: devices per state at the end of each day.
-* ``sessions``: one row per data session of the recorded devices: its traffic profile and
-  protocol, uplink/downlink/total IP bytes, and the application payload and overhead within them
+* ``sessions``: the session records of the recorded devices (3GPP TS 32.298 PGW-CDR fields, see
+  ``cellfleet.sim.session_records`` for when records are cut): identities, commercial context,
+  state at usage, times, APN/PDP type/RAT/serving PLMN, uplink/downlink/total IP bytes and within
+  them the application payload, the overhead, retransmitted copies and failed set-up attempts
   (a ``raw`` profile knows only its total, so its payload is the total and its overhead 0).
+  ``session_id`` is ``device * 2**32 + n`` for the device's n-th session (0-based), so it is the
+  same whichever devices are recorded. RAT and serving PLMN are placeholders (``LTE-M`` on the
+  test network 001-01) until networks are modelled.
+* ``sms``: one record per SMS of the recorded devices: direction MO (sent by the device) or MT
+  (received), state at usage, status.
 * ``devices``: identities and assignment of every device.
 """
 
@@ -69,7 +77,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("date", pa.date32()),
             ("bytes", pa.int64()),
             ("sessions", pa.int32()),
-            ("sms", pa.int32()),
+            ("sms_mo", pa.int32()),
+            ("sms_mt", pa.int32()),
             ("state", _label),
         ]
     ),
@@ -81,11 +90,24 @@ SCHEMAS: dict[str, pa.Schema] = {
     "sessions": pa.schema(
         [
             ("record_id", pa.int64()),
+            ("session_id", pa.int64()),
+            ("record_sequence_number", pa.int32()),
             ("device", pa.int64()),
+            ("iccid", _name),
+            ("imsi", _name),
+            ("imei", _name),
+            ("account", _name),
+            ("report_group", _name),
+            ("rate_plan", _name),
+            ("state_at_usage", _label),
             ("start_time_s", pa.float64()),
             ("start_time", _ts),
+            ("end_time", _ts),
             ("duration_s", pa.float64()),
-            ("state_at_usage", _label),
+            ("apn", _name),
+            ("pdp_type", _label),
+            ("rat_type", _label),
+            ("serving_plmn", _label),
             ("profile", _name),
             ("protocol", _name),
             ("uplink_bytes", pa.int64()),
@@ -93,6 +115,25 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("total_bytes", pa.int64()),
             ("payload_bytes", pa.int64()),
             ("overhead_bytes", pa.int64()),
+            ("retransmitted_bytes", pa.int64()),
+            ("failed_attempt_bytes", pa.int64()),
+            ("failed_attempts", pa.int32()),
+            ("reports", pa.int32()),
+            ("keepalive_pings", pa.int32()),
+            ("cause_for_record_closing", _label),
+        ]
+    ),
+    "sms": pa.schema(
+        [
+            ("record_id", pa.int64()),
+            ("device", pa.int64()),
+            ("iccid", _name),
+            ("imsi", _name),
+            ("time_s", pa.float64()),
+            ("time", _ts),
+            ("direction", _label),
+            ("state_at_usage", _label),
+            ("status", _label),
         ]
     ),
     "devices": pa.schema(
@@ -100,6 +141,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("device", pa.int64()),
             ("iccid", pa.string()),
             ("imsi", pa.string()),
+            ("imei", pa.string()),
             ("group", _name),
             ("account", _name),
             ("report_group", _name),

@@ -1,300 +1,393 @@
-"""Traffic profiles compiled to arrays, and the vectorized traffic kernel.
+"""The vectorized traffic kernel: every device's traffic between two control-plane happenings.
 
-Between two control-plane happenings nothing but traffic changes, so the engine hands the whole
-window ``[now, t_end)`` to :func:`advance_window`. For every device it walks the device's data
-sessions and SMS in time order, counts them into the day's accumulators and, for devices in a
-test-allowance state, finds the exact session (or SMS) whose usage exceeds the allowance: the SIM
-defaults to Active-Billed at that session's start time (seed 003: "Upon exceeding any of these
-thresholds, the device is automatically moved to the Active-Billed state"), and every later session
-of the window is counted in the new state. No other happening lies inside a window, so committing
-those crossings when the window ends, stamped with their exact times, is the same as scheduling
-each one on the event heap at its time.
+Between two happenings nothing but traffic changes, so the engine hands the whole window
+``[now, t_end)`` to :func:`advance_window`. For every device it walks, in time order, the device's
+arrival streams (``cellfleet.sim.arrivals``):
 
-Session volume: every session draws one size from its profile's distribution. For a ``raw``
-profile that size is the session's total packet bytes (uplink + downlink, the seed's "Total
-Packet Data Traffic"), split by ``uplink_fraction``. For a protocol profile it is the application
-payload, and the uplink and downlink bytes are those of every IP packet of the exchange, looked up
-in tables built from the wire model (``cellfleet.emulator.session``, see :func:`_wire_tables`).
+* data sessions of its profile: a per-report session (its own connection), or a report on the
+  device's long-lived connection (``persistent``), which is opened when the profile starts and
+  re-opened by the next report after a failed set-up;
+* MQTT keep-alive pings on an idle persistent connection, every ``keepalive_s`` after the last
+  report (MQTT 3.1.1 §3.1.2.10), counted in batches up to the next other event;
+* mobile-originated and mobile-terminated SMS (Poisson);
+* a pending one-off session (``send_once`` action), dropped if the state then passes no traffic.
 
-Arrival schedules: ``poisson`` (exponential gaps, rate ``sessions_per_day``) and ``periodic`` (gaps
-of ``86400 / sessions_per_day`` seconds, each jittered by U(-jitter_s, +jitter_s); a (re)start
-draws a uniform phase inside one period).
+Each event counts into the day's accumulators and, for devices in a test-allowance state, into
+the allowance: the event that exceeds it is where the SIM defaults to Active-Billed (seed 003:
+"Upon exceeding any of these thresholds, the device is automatically moved to the Active-Billed
+state"), at the event's time; later events count in the new state. No other happening lies
+inside a window, so committing the crossings when the window ends, stamped with their exact
+times, is the same as scheduling each on the event heap at its time.
+
+Bytes are those the platform bills as "Total Packet Data Traffic" (seed 003): every IP packet of
+the exchange (``cellfleet.sim.profile_table``), plus lost copies that were sent again (each data
+segment, or CoAP CON, lost with ``loss_probability``) and failed set-up attempts (each attempt
+fails with ``establishment_failure_probability``; the application retries up to ``max_attempts``).
+Random draws for loss and failures are only made when the probability is not 0, so profiles
+without them keep their streams.
+
+For devices whose exchanges are recorded, every event is written to a fixed-capacity buffer
+(``EV_*`` columns) from which ``cellfleet.sim.session_records`` cuts the session records and
+``cellfleet.sim.capture`` rebuilds the packets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numba as nb
 import numpy as np
 
-from cellfleet.emulator.session import session_for_profile
+from cellfleet.sim.arrivals import (
+    SCHEDULE_PERIODIC,
+    burst_gap_s,
+    first_burst_s,
+    payload_bytes,
+    payload_index,
+)
 from cellfleet.sim.lifecycle import DefaultReason, State
+from cellfleet.sim.profile_table import (
+    LOSS_COAP,
+    LOSS_TCP,
+    P_CON_BYTES,
+    P_FAIL_P,
+    P_FAILED_DOWN,
+    P_FAILED_UP,
+    P_HEAD,
+    P_LOSS_KIND,
+    P_LOSS_Q,
+    P_MAX_ATTEMPTS,
+    P_PERSISTENT,
+    P_RETRY_INTERVAL,
+    P_RUN_FULL,
+    P_RUN_FULL_BYTES,
+    P_RUN_LAST_BYTES,
+    P_RUN_UP,
+    P_SMS_MO_GAP,
+    P_SMS_MT_GAP,
+    P_WIRE_DOWN,
+    P_WIRE_UP,
+)
 from cellfleet.sim.rand import exponential1, uniform01
 
-SECONDS_PER_DAY = 86400.0
 NO_PROFILE = -1
-
-# module constants are frozen into the compiled kernels
 _ACTIVE_BILLED = np.int8(State.ACTIVE_BILLED)
 _DATA_EXCEEDED = int(DefaultReason.DATA)
 _SMS_EXCEEDED = int(DefaultReason.SMS)
+#: RFC 7252 §4.8 MAX_RETRANSMIT: at most this many lost copies of a CON are billed.
+_COAP_MAX_LOST = 4
 
-SCHEDULE_POISSON = 0
-SCHEDULE_PERIODIC = 1
-BYTES_FIXED = 0
-BYTES_UNIFORM = 1
+#: Event kinds of the record buffer.
+KIND_SESSION, KIND_ONCE, KIND_OPEN, KIND_REPORT, KIND_PINGS, KIND_SMS_MO, KIND_SMS_MT = range(7)
+KIND_STATE, KIND_RELEASE, KIND_OPEN_FAILED = 7, 8, 9
 
-#: Columns of the session-record buffer returned by :func:`advance_window`.
-REC_DEVICE, REC_START_S, REC_DURATION_S, REC_STATE, REC_UPLINK, REC_DOWNLINK, REC_PAYLOAD, REC_PROFILE = range(8)
-REC_COLUMNS = 8
-
-
-@dataclass(frozen=True)
-class ProfileTable:
-    """Traffic profiles as parallel arrays (one entry per profile), ready for the kernel."""
-
-    names: tuple[str, ...]
-    schedule: np.ndarray  # int8: SCHEDULE_*
-    period_s: np.ndarray  # float64: mean gap between sessions (inf when none)
-    jitter_s: np.ndarray  # float64
-    bytes_kind: np.ndarray  # int8: BYTES_*
-    bytes_a: np.ndarray  # int64: fixed size, or uniform minimum
-    bytes_b: np.ndarray  # int64: uniform maximum (inclusive)
-    uplink_fraction: np.ndarray  # float64
-    duration_s: np.ndarray  # float64
-    sms_gap_s: np.ndarray  # float64: mean gap between SMS (inf when none)
-    wire_offset: np.ndarray  # int64: start of the profile's rows in wire_*_bytes, -1 for raw
-    wire_uplink_bytes: np.ndarray  # int64: IP bytes per session, by payload (see from_profiles)
-    wire_downlink_bytes: np.ndarray  # int64
-
-    @classmethod
-    def from_profiles(cls, profiles) -> "ProfileTable":
-        """Compile scenario ``TrafficProfile`` models."""
-        rate = np.array([p.sessions_per_day / SECONDS_PER_DAY for p in profiles], dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            period = np.where(rate > 0, 1.0 / np.where(rate > 0, rate, 1.0), np.inf)
-        sb = [p.session_bytes for p in profiles]
-        offsets, up_tables, down_tables = _wire_tables(profiles)
-        return cls(
-            names=tuple(p.name for p in profiles),
-            schedule=np.array(
-                [SCHEDULE_PERIODIC if p.schedule == "periodic" else SCHEDULE_POISSON for p in profiles],
-                dtype=np.int8,
-            ),
-            period_s=period.astype(np.float64),
-            jitter_s=np.array([p.jitter_s for p in profiles], dtype=np.float64),
-            bytes_kind=np.array(
-                [BYTES_UNIFORM if s.distribution == "uniform" else BYTES_FIXED for s in sb], dtype=np.int8
-            ),
-            bytes_a=np.array([s.min_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
-            bytes_b=np.array([s.max_bytes if s.distribution == "uniform" else s.bytes for s in sb], dtype=np.int64),
-            uplink_fraction=np.array([p.uplink_share for p in profiles], dtype=np.float64),
-            duration_s=np.array([p.session_duration_s for p in profiles], dtype=np.float64),
-            sms_gap_s=np.array(
-                [SECONDS_PER_DAY / p.sms_per_day if p.sms_per_day > 0 else np.inf for p in profiles], dtype=np.float64
-            ),
-            wire_offset=offsets,
-            wire_uplink_bytes=up_tables,
-            wire_downlink_bytes=down_tables,
-        )
-
-    def kernel_args(self) -> tuple:
-        return (
-            self.schedule,
-            self.period_s,
-            self.jitter_s,
-            self.bytes_kind,
-            self.bytes_a,
-            self.bytes_b,
-            self.uplink_fraction,
-            self.duration_s,
-            self.sms_gap_s,
-            self.wire_offset,
-            self.wire_uplink_bytes,
-            self.wire_downlink_bytes,
-        )
+#: Columns of the event buffer. ``EV_COUNT``: pings in a batch, or 1 if a session delivered its
+#: payload (0 when every set-up attempt failed). ``EV_SPAN_S``: the ping interval of a batch, or
+#: a session's duration. ``EV_CTR``: the device's stream counter before the event's loss draws.
+(EV_DEVICE, EV_TIME_S, EV_KIND, EV_STATE, EV_PROFILE, EV_UP, EV_DOWN, EV_PAYLOAD, EV_RETX, EV_FAILED_BYTES,
+ EV_FAILED_ATTEMPTS, EV_COUNT, EV_SPAN_S, EV_CTR) = range(14)  # fmt: skip
+EV_COLUMNS = 14
 
 
-def _wire_tables(profiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Uplink and downlink IP bytes of one session for every payload a profile can draw.
+def event_capacity(recorded_devices: int, window_s: float, min_gap_s: float, max_burst: int) -> int:
+    """An event-buffer size no window exceeds in practice.
 
-    Protocol profiles (not ``raw``) draw an application payload in ``[min, max]``; the bytes on
-    the wire are a deterministic function of it (``cellfleet.emulator.session``), so they are
-    computed once for the whole range and the kernel looks them up: row ``offset + payload - min``.
+    With the shortest mean gap between events of any kind, a device has about ``window / gap``
+    events; twice that plus a full burst and a few extra events (opens, releases, one-offs) per
+    device, plus 1024, is exceeded with negligible probability (Poisson tails).
     """
-    offsets = np.full(len(profiles), -1, dtype=np.int64)
-    ups: list[np.ndarray] = [np.zeros(0, np.int64)]
-    downs: list[np.ndarray] = [np.zeros(0, np.int64)]
-    next_row = 0
-    for k, profile in enumerate(profiles):
-        if profile.protocol == "raw":
-            continue
-        low, high = profile.session_bytes.range_bytes
-        up, down = session_for_profile(profile).totals(np.arange(low, high + 1, dtype=np.int64))
-        offsets[k] = next_row
-        next_row += up.size
-        ups.append(up)
-        downs.append(down)
-    return offsets, np.concatenate(ups), np.concatenate(downs)
-
-
-@nb.njit(cache=True, inline="always")
-def session_size_bytes(kind, a, b, u):
-    """The drawn size of one session (billed bytes of ``raw``, else payload), from one uniform
-    draw ``u``."""
-    if kind == BYTES_FIXED:
-        return a
-    return a + np.int64(u * (b - a + 1))
+    expected = recorded_devices * window_s / min_gap_s if np.isfinite(min_gap_s) else 0.0
+    return int(2.0 * expected) + (max_burst + 8) * recorded_devices + 1024
 
 
 @nb.njit(cache=True)
-def restart_arrivals(rows, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap):
-    """(Re)start the arrival processes of ``rows`` at time ``t_s`` for their current profile.
+def restart_arrivals(rows, t_s, dev, ctx, P):
+    """(Re)start the arrival processes of ``rows`` at ``t_s`` for their current profile.
 
-    Called when a device's profile changes (state change or ``set_traffic``): Poisson arrivals are
-    memoryless, periodic ones get a fresh uniform phase. Devices without traffic get ``inf``.
+    Called when a device's profile changes (state change or ``set_traffic``); its connection, if
+    any, was released by the caller. A persistent profile opens its connection at ``t_s``.
     """
     for j in range(rows.shape[0]):
-        _restart_one(rows[j], t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap)
+        _restart_one(rows[j], t_s, dev, ctx, P)
 
 
 @nb.njit(cache=True, inline="always")
-def _restart_one(i, t_s, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap):
+def _restart_one(i, t_s, dev, ctx, P):
+    state, traffic_map, key, ctr, next_sess, burst_left, next_mo, next_mt, open_at, last_tx = dev[:10]
+    map_table = ctx[0]
+    p_sched, p_period, p_jitter, p_burst, p_spacing, p_hourly = P[:6]
+    sms_mo_gap, sms_mt_gap, persistent = P[P_SMS_MO_GAP], P[P_SMS_MT_GAP], P[P_PERSISTENT]
     prof = map_table[traffic_map[i], state[i]]
+    last_tx[i] = np.nan
     if prof < 0:
         next_sess[i] = np.inf
-        next_sms[i] = np.inf
+        next_mo[i] = np.inf
+        next_mt[i] = np.inf
+        open_at[i] = np.inf
         return
-    gap = p_period[prof]
-    if gap < np.inf:
-        if p_sched[prof] == SCHEDULE_POISSON:
-            next_sess[i] = t_s + exponential1(key[i], ctr[i]) * gap
-        else:
-            next_sess[i] = t_s + uniform01(key[i], ctr[i]) * gap
-        ctr[i] += np.uint64(1)
+    k = key[i]
+    c = ctr[i]
+    if p_period[prof] < np.inf:
+        next_sess[i] = first_burst_s(t_s, k, c, prof, p_sched, p_period, p_hourly)
+        c += np.uint64(1)
+        burst_left[i] = p_burst[prof] - 1
     else:
         next_sess[i] = np.inf
-    sms_gap = p_sms_gap[prof]
-    if sms_gap < np.inf:
-        next_sms[i] = t_s + exponential1(key[i], ctr[i]) * sms_gap
-        ctr[i] += np.uint64(1)
+    if sms_mo_gap[prof] < np.inf:
+        next_mo[i] = t_s + exponential1(k, c) * sms_mo_gap[prof]
+        c += np.uint64(1)
     else:
-        next_sms[i] = np.inf
+        next_mo[i] = np.inf
+    if sms_mt_gap[prof] < np.inf:
+        next_mt[i] = t_s + exponential1(k, c) * sms_mt_gap[prof]
+        c += np.uint64(1)
+    else:
+        next_mt[i] = np.inf
+    open_at[i] = t_s if persistent[prof] else np.inf
+    ctr[i] = c
 
 
-def record_capacity(recorded_devices: int, window_s: float, min_period_s: float) -> int:
-    """A record-buffer size no window can exceed in practice.
+@nb.njit(cache=True, inline="always")
+def _setup_attempts(k, c, prof, P):
+    """Failed set-up attempts before one succeeds: ``(failed, all_failed, counter)``."""
+    fail_p, max_attempts = P[P_FAIL_P], P[P_MAX_ATTEMPTS]
+    q = fail_p[prof]
+    if q <= 0.0:
+        return 0, False, c
+    failed = 0
+    while failed < max_attempts[prof]:
+        u = uniform01(k, c)
+        c += np.uint64(1)
+        if u >= q:
+            return failed, False, c
+        failed += 1
+    return failed, True, c
 
-    A periodic device has at most ``2 * window / period + 1`` sessions in a window (gaps are
-    longer than half a period); a profile switch adds at most one more. Poisson counts above
-    twice their mean plus 1024 have negligible probability (a 0.5 sqrt(mean) sigma event at the
-    very least).
-    """
-    expected = recorded_devices * window_s / min_period_s if np.isfinite(min_period_s) else 0.0
-    return int(2.0 * expected) + 2 * recorded_devices + 1024
+
+@nb.njit(cache=True, inline="always")
+def tcp_lost_bytes(k, c, q, base, writes, run_up, run_full, run_full_bytes, run_last_bytes):
+    """Bytes of lost copies of data segments, in the wire model's segment order (every write's
+    full segments, then its short last one): each transmission is lost with ``q`` and sent
+    again. Returns ``(uplink, downlink, counter)``."""
+    up = np.int64(0)
+    down = np.int64(0)
+    for w in range(writes):
+        r = base + w
+        n_full = run_full[r]
+        n_seg = n_full + (1 if run_last_bytes[r] > 0 else 0)
+        for s in range(n_seg):
+            size = run_full_bytes[r] if s < n_full else run_last_bytes[r]
+            while True:
+                u = uniform01(k, c)
+                c += np.uint64(1)
+                if u >= q:
+                    break
+                if run_up[r]:
+                    up += size
+                else:
+                    down += size
+    return up, down, c
+
+
+@nb.njit(cache=True, inline="always")
+def coap_lost_copies(k, c, q):
+    """Lost copies of a CoAP CON before the one answered (at most MAX_RETRANSMIT)."""
+    lost = 0
+    while lost < _COAP_MAX_LOST:
+        u = uniform01(k, c)
+        c += np.uint64(1)
+        if u >= q:
+            break
+        lost += 1
+    return lost, c
+
+
+@nb.njit(cache=True, inline="always")
+def _exchange(k, c, prof, row, run_base, run_writes, P):
+    """Uplink/downlink bytes of one exchange at payload ``row`` with its losses:
+    ``(up, down, retransmitted, counter)``."""
+    wire_up, wire_down = P[P_WIRE_UP], P[P_WIRE_DOWN]
+    loss_kind, loss_q = P[P_LOSS_KIND], P[P_LOSS_Q]
+    run_up, run_full = P[P_RUN_UP], P[P_RUN_FULL]
+    run_full_bytes, run_last_bytes, con_bytes = P[P_RUN_FULL_BYTES], P[P_RUN_LAST_BYTES], P[P_CON_BYTES]
+    up = wire_up[row] if row >= 0 else np.int64(0)
+    down = wire_down[row] if row >= 0 else np.int64(0)
+    retx = np.int64(0)
+    kind = loss_kind[prof]
+    if kind == LOSS_TCP:
+        lu, ld, c = tcp_lost_bytes(k, c, loss_q[prof], run_base, run_writes, run_up, run_full, run_full_bytes, run_last_bytes)
+        up += lu
+        down += ld
+        retx = lu + ld
+    elif kind == LOSS_COAP and row >= 0:
+        lost, c = coap_lost_copies(k, c, loss_q[prof])
+        retx = lost * con_bytes[row]
+        up += retx
+    return up, down, retx, c
 
 
 @nb.njit(cache=True)
-def advance_window(
-    rows, t_end_s, record_flag, rec_capacity,
-    state, traffic_map, map_table, rate_plan, limit_bytes, limit_sms,
-    key, ctr, next_sess, next_sms, used_bytes, used_sms, test_entry_s,
-    day_bytes, day_sessions, day_sms, tot_bytes, tot_sessions, tot_sms,
-    p_sched, p_period, p_jitter, p_bkind, p_ba, p_bb, p_up, p_dur, p_sms_gap,
-    p_wire_off, wire_up, wire_down,
-):  # fmt: skip
+def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
     """Walk every device of ``rows`` up to ``t_end_s``; see the module docstring.
 
-    Returns ``(def_dev, def_time_s, def_from_state, def_reason, records, n_records)``: the
-    defaulted devices with their exact crossing times, the test state they left and the reason
-    code (``DefaultReason``), and the session records (``REC_*`` columns) of devices with
-    ``record_flag``. The record buffer has a fixed ``rec_capacity`` (see
-    :func:`record_capacity`); ``n_records`` counts every record, so the caller can detect an
-    overflow. Growing the buffer inside the loop would make numba treat it as a reassigned
-    array and slow the walk of every device about 1.7x.
+    ``dev``: the device columns (see ``FleetColumns.kernel_columns``), ``ctx``: ``(map_table,
+    limit_bytes, limit_sms)``, ``P``: ``ProfileTable.kernel_args()``. Returns ``(def_dev,
+    def_time_s, def_from_state, def_reason, events, n_events)``: the defaulted devices with their
+    exact crossing times, the test state they left and the reason code (``DefaultReason``), and
+    the events of devices with ``record_flag``. The buffer has a fixed ``ev_capacity``;
+    ``n_events`` counts every event, so the caller detects an overflow (growing the buffer inside
+    the loop would make numba treat it as a reassigned array and slow every device's walk).
     """
+    (state, traffic_map, key, ctr, next_sess, burst_left, next_mo, next_mt, open_at, last_tx, next_once, once_prof,
+     rate_plan, used_bytes, used_sms, test_entry_s, day_bytes, day_sessions, day_mo, day_mt,
+     tot_bytes, tot_sessions, tot_mo, tot_mt) = dev  # fmt: skip
+    map_table, limit_bytes, limit_sms = ctx
+    (p_sched, p_period, p_jitter, p_burst, p_spacing, p_hourly, p_bkind, p_ba, p_bb, emp_off, emp_cnt, emp_val,
+     emp_cum, p_up, p_dur, sms_mo_gap, sms_mt_gap, wire_off, _wu, _wd, persistent, keepalive, open_up, open_down,
+     ping_up, ping_down, _lk, _lq, run_writes, run_off, open_run_writes, open_run_off) = P[:P_HEAD]  # fmt: skip
+    retry_interval, failed_up, failed_down = P[P_RETRY_INTERVAL], P[P_FAILED_UP], P[P_FAILED_DOWN]
     n = rows.shape[0]
     def_dev = np.empty(n, np.int64)
     def_time = np.empty(n, np.float64)
     def_from = np.empty(n, np.int8)
     def_reason = np.empty(n, np.int8)
     n_def = 0
-    rec = np.empty((rec_capacity, REC_COLUMNS), np.float64)
-    n_rec = 0
-    for j in range(n):
+    ev = np.empty((ev_capacity, EV_COLUMNS), np.float64)
+    n_ev = 0
+    for j in range(rows.shape[0]):
         i = rows[j]
         st = state[i]
         prof = map_table[traffic_map[i], st]
         if prof < 0:
+            if next_once[i] < t_end_s:  # offline: the one-off session is not sent
+                next_once[i] = np.inf
             continue
         rp = rate_plan[i]
         lim_b = limit_bytes[rp, st]
         lim_s = limit_sms[rp, st]
-        # the walk keeps the device's columns in locals and writes them back once
         k = key[i]
         c = ctr[i]
-        ts = next_sess[i]
-        tm = next_sms[i]
         ub = used_bytes[i]
         us = used_sms[i]
         n_s = 0
-        n_m = 0
+        n_mo = 0
+        n_mt = 0
         nb_ = np.int64(0)
         recording = record_flag[i]
         while True:
-            if ts <= tm:
-                if ts >= t_end_s:
-                    break
-                size = session_size_bytes(p_bkind[prof], p_ba[prof], p_bb[prof], uniform01(k, c))
-                c += np.uint64(1)
-                row = p_wire_off[prof]
-                if row >= 0:  # a protocol: the bytes of every packet of the exchange
-                    row += size - p_ba[prof]
-                    up = wire_up[row]
-                    b = up + wire_down[row]
-                else:  # raw: the drawn size is the billed volume
-                    b = size
-                    up = np.int64(b * p_up[prof] + 0.5)
-                nb_ += b
+            ts = next_sess[i]
+            tmo = next_mo[i]
+            tmt = next_mt[i]
+            to = next_once[i]
+            topen = open_at[i]
+            tp = last_tx[i] + keepalive[prof] if persistent[prof] and last_tx[i] == last_tx[i] else np.inf
+            t = min(min(ts, tmo), min(min(tmt, to), min(topen, tp)))
+            if t >= t_end_s:
+                break
+            crossed = 0
+            b = np.int64(0)  # bytes of this event (data)
+            if topen == t or (ts == t and persistent[prof] and last_tx[i] != last_tx[i]):
+                # a connection set-up: at the profile start, or by a report while disconnected
+                open_at[i] = np.inf
+                c0 = c
+                failed, all_failed, c = _setup_attempts(k, c, prof, P)
+                fu = failed * failed_up[prof]
+                fd = failed * failed_down[prof]
+                if all_failed:
+                    up, down, retx = fu, fd, np.int64(0)
+                    kind = KIND_OPEN_FAILED
+                    if ts == t:  # the report that wanted the connection is dropped
+                        ts, c = _next_session(ts, k, c, prof, i, burst_left, P)
+                        next_sess[i] = ts
+                else:
+                    up, down, retx, c = _exchange(k, c, prof, -1, open_run_off[prof], open_run_writes[prof], P)
+                    up += open_up[prof] + fu
+                    down += open_down[prof] + fd
+                    last_tx[i] = t + failed * retry_interval[prof]
+                    kind = KIND_OPEN
+                b = up + down
                 n_s += 1
                 if recording:
-                    if n_rec < rec_capacity:  # never reassign ``rec`` here: see the docstring
-                        rec[n_rec, REC_DEVICE] = i
-                        rec[n_rec, REC_START_S] = ts
-                        rec[n_rec, REC_DURATION_S] = p_dur[prof]
-                        rec[n_rec, REC_STATE] = st
-                        rec[n_rec, REC_UPLINK] = up
-                        rec[n_rec, REC_DOWNLINK] = b - up
-                        rec[n_rec, REC_PAYLOAD] = size
-                        rec[n_rec, REC_PROFILE] = prof
-                    n_rec += 1
-                t_event = ts
-                if p_sched[prof] == SCHEDULE_POISSON:
-                    ts = ts + exponential1(k, c) * p_period[prof]
+                    n_ev = _put(ev, n_ev, i, t, kind, st, prof, up, down, 0, retx, fu + fd, failed, 0 if all_failed else 1,
+                                failed * retry_interval[prof], c0)  # fmt: skip
+            elif ts == t or to == t:
+                once = to == t and ts != t
+                sp = once_prof[i] if once else prof
+                if once:
+                    next_once[i] = np.inf
+                c0 = c
+                idx = payload_index(p_bkind[sp], p_ba[sp], p_bb[sp], emp_off[sp], emp_cnt[sp], emp_cum, uniform01(k, c))
+                c += np.uint64(1)
+                size = payload_bytes(p_bkind[sp], p_ba[sp], idx, emp_off[sp], emp_val)
+                on_connection = persistent[sp] and not once
+                failed = 0
+                all_failed = False
+                if not on_connection:
+                    failed, all_failed, c = _setup_attempts(k, c, sp, P)
+                fu = failed * failed_up[sp]
+                fd = failed * failed_down[sp]
+                row = wire_off[sp]
+                if row < 0:  # raw: the drawn size is the billed volume
+                    up = np.int64(size * p_up[sp] + 0.5)
+                    down = size - up
+                    retx = np.int64(0)
+                elif all_failed:
+                    up, down, retx = fu, fd, np.int64(0)
                 else:
-                    ts = ts + p_period[prof] + (2.0 * uniform01(k, c) - 1.0) * p_jitter[prof]
-                c += np.uint64(1)
-                crossed = 0
-                if lim_b >= 0:
-                    ub += b
-                    if ub > lim_b:
-                        crossed = _DATA_EXCEEDED
+                    row += idx
+                    up, down, retx, c = _exchange(k, c, sp, row, run_off[sp] + idx * run_writes[sp], run_writes[sp], P)
+                    up += fu
+                    down += fd
+                b = up + down
+                if on_connection:
+                    last_tx[i] = t
+                    kind = KIND_REPORT
+                else:
+                    n_s += 1
+                    kind = KIND_ONCE if once else KIND_SESSION
+                if recording:
+                    n_ev = _put(ev, n_ev, i, t, kind, st, sp, up, down, 0 if all_failed else size, retx, fu + fd,
+                                failed, 0 if all_failed else 1, p_dur[sp] + failed * retry_interval[sp], c0)  # fmt: skip
+                if not once:
+                    ts, c = _next_session(t, k, c, prof, i, burst_left, P)
+                    next_sess[i] = ts
+            elif tp == t:
+                # pings at tp, tp + K, ... before the next other event
+                t_stop = min(min(min(ts, tmo), min(tmt, to)), t_end_s)
+                per_ping = ping_up[prof] + ping_down[prof]
+                count = np.int64(np.ceil((t_stop - tp) / keepalive[prof]))
+                if count < 1:
+                    count = 1
+                if lim_b >= 0 and ub + count * per_ping > lim_b:
+                    count = (lim_b - ub) // per_ping + 1  # the batch ends with the crossing ping
+                b = count * per_ping
+                last_tx[i] = tp + (count - 1) * keepalive[prof]
+                t = last_tx[i]
+                if recording:
+                    n_ev = _put(ev, n_ev, i, tp, KIND_PINGS, st, prof, count * ping_up[prof], count * ping_down[prof],
+                                0, 0, 0, 0, count, keepalive[prof], c)  # fmt: skip
             else:
-                if tm >= t_end_s:
-                    break
-                n_m += 1
-                t_event = tm
-                tm = tm + exponential1(k, c) * p_sms_gap[prof]
+                mo = tmo == t
+                if mo:
+                    n_mo += 1
+                    next_mo[i] = t + exponential1(k, c) * sms_mo_gap[prof]
+                else:
+                    n_mt += 1
+                    next_mt[i] = t + exponential1(k, c) * sms_mt_gap[prof]
                 c += np.uint64(1)
-                crossed = 0
+                if recording:
+                    n_ev = _put(ev, n_ev, i, t, KIND_SMS_MO if mo else KIND_SMS_MT, st, prof, 0, 0, 0, 0, 0, 0, 1, 0.0, c)
                 if lim_s >= 0:
                     us += 1
                     if us > lim_s:
                         crossed = _SMS_EXCEEDED
+            if b > 0:
+                nb_ += b
+                if lim_b >= 0:
+                    ub += b
+                    if ub > lim_b:
+                        crossed = _DATA_EXCEEDED
             if crossed:
                 def_dev[n_def] = i
-                def_time[n_def] = t_event
+                def_time[n_def] = t
                 def_from[n_def] = st
                 def_reason[n_def] = crossed
                 n_def += 1
@@ -304,25 +397,62 @@ def advance_window(
                 lim_b = limit_bytes[rp, st]
                 lim_s = limit_sms[rp, st]
                 new_prof = map_table[traffic_map[i], st]
+                connected = last_tx[i] == last_tx[i]
                 if new_prof != prof:
+                    if recording and connected:
+                        n_ev = _put(ev, n_ev, i, t, KIND_RELEASE, st, prof, 0, 0, 0, 0, 0, 0, 0, 0.0, c)
                     prof = new_prof
                     ctr[i] = c
-                    _restart_one(i, t_event, state, traffic_map, map_table, key, ctr, next_sess, next_sms, p_sched, p_period, p_sms_gap)
+                    _restart_one(i, t, dev, ctx, P)
                     c = ctr[i]
-                    ts = next_sess[i]
-                    tm = next_sms[i]
                     if prof < 0:
                         break
+                elif recording and connected:
+                    n_ev = _put(ev, n_ev, i, t, KIND_STATE, st, prof, 0, 0, 0, 0, 0, 0, 0, 0.0, c)
         ctr[i] = c
-        next_sess[i] = ts
-        next_sms[i] = tm
         used_bytes[i] = ub
         used_sms[i] = us
         day_bytes[i] += nb_
         day_sessions[i] += n_s
-        day_sms[i] += n_m
+        day_mo[i] += n_mo
+        day_mt[i] += n_mt
         tot_bytes[i] += nb_
         tot_sessions[i] += n_s
-        tot_sms[i] += n_m
-    return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], rec[: min(n_rec, rec_capacity)], n_rec
+        tot_mo[i] += n_mo
+        tot_mt[i] += n_mt
+    return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], ev[: min(n_ev, ev_capacity)], n_ev
 
+
+@nb.njit(cache=True, inline="always")
+def _next_session(t_s, k, c, prof, i, burst_left, P):
+    """The session after one at ``t_s``: the next of its burst, or the next burst's first."""
+    p_sched, p_period, p_jitter, p_burst, p_spacing, p_hourly = P[:6]
+    if burst_left[i] > 0:
+        burst_left[i] -= 1
+        return t_s + p_spacing[prof], c
+    burst_left[i] = p_burst[prof] - 1
+    base = t_s
+    if p_sched[prof] == SCHEDULE_PERIODIC:  # periods run from burst start to burst start
+        base = t_s - (p_burst[prof] - 1) * p_spacing[prof]
+    return burst_gap_s(base, k, c, prof, p_sched, p_period, p_jitter, p_hourly), c + np.uint64(1)
+
+
+@nb.njit(cache=True, inline="always")
+def _put(ev, n_ev, i, t, kind, st, prof, up, down, payload, retx, failed_bytes, failed, count, span_s, ctr):
+    """Append one event row if it fits (``n_ev`` counts all, see :func:`advance_window`)."""
+    if n_ev < ev.shape[0]:
+        ev[n_ev, EV_DEVICE] = i
+        ev[n_ev, EV_TIME_S] = t
+        ev[n_ev, EV_KIND] = kind
+        ev[n_ev, EV_STATE] = st
+        ev[n_ev, EV_PROFILE] = prof
+        ev[n_ev, EV_UP] = up
+        ev[n_ev, EV_DOWN] = down
+        ev[n_ev, EV_PAYLOAD] = payload
+        ev[n_ev, EV_RETX] = retx
+        ev[n_ev, EV_FAILED_BYTES] = failed_bytes
+        ev[n_ev, EV_FAILED_ATTEMPTS] = failed
+        ev[n_ev, EV_COUNT] = count
+        ev[n_ev, EV_SPAN_S] = span_s
+        ev[n_ev, EV_CTR] = ctr
+    return n_ev + 1
