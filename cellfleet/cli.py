@@ -254,8 +254,9 @@ def _sim_time_s(text: str, option: str) -> float:
 @click.option("--days", type=click.IntRange(min=1), help="Override the duration in days.")
 def pcap(scenario: str, device: int, from_time: str, to_time: str | None, output: Path, seed: int | None,
          devices: int | None, days: int | None) -> None:  # fmt: skip
-    """Write one device's packets (sessions starting in the window) as a pcap file, stamped in
-    simulated time from the scenario's start date."""
+    """Write one device's packets (exchanges starting in the window: sessions, connection phases,
+    failed attempts, lost copies) as a pcap file, stamped in simulated time from the scenario's
+    start date."""
     from cellfleet.sim.capture import CaptureError, capture_device
 
     try:
@@ -269,8 +270,8 @@ def pcap(scenario: str, device: int, from_time: str, to_time: str | None, output
     except CaptureError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(EXIT_BAD_INPUT)
-    out.print(f"{result.path}: {result.packets:,} packets, {result.ip_bytes:,} IP bytes from {result.sessions:,} "
-              f"sessions of device {device} (their records: {result.session_record_bytes:,} bytes)")  # fmt: skip
+    out.print(f"{result.path}: {result.packets:,} packets, {result.ip_bytes:,} IP bytes from {result.exchanges:,} "
+              f"exchanges of device {device} (their records: {result.recorded_bytes:,} bytes)")  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,7 +130,7 @@ MAX_DEVICES = 300
 MAX_DAYS = 20
 STATE_KEYS = ["initial", "provisioned", "active_billed", "suspended", "cancelled"]
 TRAFFIC_KEYS = ["provisioned", "active_billed", "suspended"]
-ACTION_KEYS = ["provision", "reprovision", "activate", "suspend", "unsuspend", "cancel", "set_traffic"]
+ACTION_KEYS = ["provision", "reprovision", "activate", "suspend", "unsuspend", "cancel", "set_traffic", "send_once"]
 
 
 def _opt(strategy, p_none: float = 0.3):
@@ -165,23 +165,60 @@ def rate_plans(draw, name):
     return plan
 
 
+SETUP_PROTOCOLS = ("mqtt", "mqtt-tls", "http", "https", "http-download", "https-download", "coap-dtls")
+
+
 @st.composite
-def profiles(draw, name):
-    schedule = draw(st.sampled_from(["poisson", "periodic"]))
+def profiles(draw, name, persistent: bool = False):
+    """A random traffic profile; ``persistent`` lets MQTT profiles keep a long-lived connection."""
+    schedule = draw(st.sampled_from(["poisson", "periodic", "diurnal"]))
     per_day = draw(st.one_of(st.just(0.0), st.sampled_from([1.0, 4.0, 12.0, 24.0]), st.floats(0.1, 30)))
     prof = {"name": name, "schedule": schedule, "sessions_per_day": per_day}
+    if schedule == "diurnal":
+        weights = draw(st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.5, 7.0]), min_size=24, max_size=24))
+        if sum(weights) == 0:
+            weights[draw(st.integers(0, 23))] = 1.0
+        prof["hourly_weights"] = weights
+    burst = draw(st.sampled_from([1, 1, 1, 2, 5]))
+    if burst > 1 and per_day > 0:
+        prof["burst_size"] = burst
+        period = 86400.0 * burst / per_day
+        spacing = draw(st.sampled_from([0.0, 1.0, 30.0]))
+        if (burst - 1) * spacing < period / 4:
+            prof["burst_spacing_s"] = spacing
     if schedule == "periodic" and per_day > 0 and draw(st.booleans()):
-        prof["jitter_s"] = draw(st.floats(0, 0.49)) * 86400.0 / per_day
-    if draw(st.booleans()):
+        period = 86400.0 * prof.get("burst_size", 1) / per_day
+        room = period / 2 - (prof.get("burst_size", 1) - 1) * prof.get("burst_spacing_s", 0.0)
+        prof["jitter_s"] = draw(st.floats(0, 0.98)) * room
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
         prof["session_bytes"] = {"distribution": "fixed", "bytes": draw(st.integers(1, 8000))}
-    else:
+    elif kind == 1:
         lo = draw(st.integers(1, 8000))
         prof["session_bytes"] = {"distribution": "uniform", "min_bytes": lo, "max_bytes": lo + draw(st.integers(0, 8000))}
+    else:
+        values = draw(st.lists(st.integers(1, 8000), min_size=1, max_size=5, unique=True))
+        prof["session_bytes"] = {"distribution": "empirical", "values": values}
+        if draw(st.booleans()):
+            prof["session_bytes"]["weights"] = draw(st.lists(st.sampled_from([0.0, 1.0, 3.0]), min_size=len(values),
+                                                             max_size=len(values)).filter(lambda w: sum(w) > 0))
     if draw(st.integers(0, 2)) == 0:  # a session on the wire: session_bytes is the payload
-        prof["protocol"] = draw(st.sampled_from(["mqtt", "mqtt-tls", "http", "https", "coap", "coap-dtls", "udp"]))
+        protocol = draw(st.sampled_from(["mqtt", "mqtt-tls", "http", "https", "coap", "coap-dtls", "udp",
+                                         "http-download", "https-download"]))
+        prof["protocol"] = protocol
+        if protocol != "udp" and draw(st.booleans()):
+            prof["loss_probability"] = draw(st.sampled_from([0.01, 0.1, 0.5]))
+        if protocol in SETUP_PROTOCOLS and draw(st.booleans()):
+            prof["establishment_failure_probability"] = draw(st.sampled_from([0.05, 0.5, 0.9]))
+            prof["max_attempts"] = draw(st.integers(1, 4))
+            prof["retry_interval_s"] = draw(st.sampled_from([0.0, 5.0, 60.0]))
+        if persistent and protocol in ("mqtt", "mqtt-tls") and draw(st.booleans()):
+            prof["connection"] = "persistent"
+            prof["keepalive_s"] = draw(st.sampled_from([60, 600, 1200, 7200]))
     else:
         prof["uplink_fraction"] = draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
     prof["sms_mo_per_day"] = draw(st.sampled_from([0.0, 0.0, 0.5, 2.0]))
+    prof["sms_mt_per_day"] = draw(st.sampled_from([0.0, 0.0, 0.5]))
     return prof
 
 
@@ -212,13 +249,14 @@ def selectors(draw, group_names, accounts, report_groups):
 
 
 @st.composite
-def scenarios(draw, max_devices: int = MAX_DEVICES, max_days: int = MAX_DAYS):
-    """A random valid scenario dict with every session recorded (``outputs.sessions.mode: all``)."""
+def scenarios(draw, max_devices: int = MAX_DEVICES, max_days: int = MAX_DAYS, persistent: bool = False):
+    """A random valid scenario dict with every session recorded (``outputs.sessions.mode: all``);
+    ``persistent`` allows long-lived MQTT connections and interim record limits."""
     days = draw(st.integers(1, max_days))
     plan_names = [f"plan{i}" for i in range(draw(st.integers(1, 2)))]
     plans = [draw(rate_plans(n)) for n in plan_names]
     prof_names = [f"prof{i}" for i in range(draw(st.integers(1, 3)))]
-    profs = [draw(profiles(n)) for n in prof_names]
+    profs = [draw(profiles(n, persistent)) for n in prof_names]
     n_groups = draw(st.integers(1, 3))
     budget = max_devices
     fleet = []
@@ -249,6 +287,13 @@ def scenarios(draw, max_devices: int = MAX_DEVICES, max_days: int = MAX_DAYS):
             action["name"] = f"op{len(actions)}"
         if kind == "set_traffic":
             action["traffic"] = draw(traffic_specs(prof_names))
+        if kind == "send_once":
+            per_report = [p["name"] for p in profs if p.get("connection") != "persistent"]
+            if not per_report:
+                continue
+            action["profile"] = draw(st.sampled_from(per_report))
+            if draw(st.booleans()):
+                action["spread_s"] = draw(st.sampled_from([0.0, 60.0, 7200.0]))
         if draw(st.integers(0, 3)) == 0:
             every = draw(st.sampled_from([0.25, 0.5, 1.0, 2.0]))
             max_times = int((days - at) / every - 1e-9) + 1
@@ -257,5 +302,11 @@ def scenarios(draw, max_devices: int = MAX_DEVICES, max_days: int = MAX_DAYS):
                 max_times -= 1
             action["repeat"] = {"every_days": every, "times": draw(st.integers(1, max(1, min(max_times, 5))))}
         actions.append(action)
-    return scenario_dict(plans=plans, profiles=profs, fleet=fleet, actions=actions, days=days,
+    data = scenario_dict(plans=plans, profiles=profs, fleet=fleet, actions=actions, days=days,
                          seed=draw(st.integers(0, 2**32 - 1)))
+    if persistent:
+        if draw(st.booleans()):
+            data["outputs"]["sessions"]["interim_time_s"] = draw(st.sampled_from([900.0, 3600.0, 86400.0]))
+        if draw(st.booleans()):
+            data["outputs"]["sessions"]["interim_volume_bytes"] = draw(st.sampled_from([1, 20000, 1_000_000]))
+    return data

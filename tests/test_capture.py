@@ -52,7 +52,7 @@ def test_pcap_bytes_equal_the_session_records(run_dir, tmp_path, device, window,
     assert sessions.num_rows > 0
     lengths = tshark_ip_lengths(path)
     assert sum(lengths) == pc.sum(sessions["total_bytes"]).as_py()
-    assert f"{sum(lengths):,} IP bytes from {sessions.num_rows:,} sessions of device {device}" in " ".join(proc.stdout.split())
+    assert f"{sum(lengths):,} IP bytes from {sessions.num_rows:,} exchanges of device {device}" in " ".join(proc.stdout.split())
 
 
 def test_pcap_input_errors(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from scapy.utils import RawPcapReader
 
 from cellfleet.emulator.pcap import (
     LINKTYPE_RAW,
+    ExchangeOnWire,
     PcapSummary,
     SessionOnWire,
     client_port,
@@ -436,3 +437,78 @@ def test_tshark_dissects_the_application_protocols(capture):
     assert len(_fields(path, "coap.code == 2", "frame.number")) == 1  # POST
     assert _fields(path, "http.request", "http.request.method") == [["POST"]]
     assert _fields(path, "http.response", "http.response.code") == [["200"]]
+
+
+# --- connection phases, failed attempts and losses ----------------------------------------------
+
+
+def _phased_exchanges() -> list[ExchangeOnWire]:
+    """A persistent MQTT connection (QoS 1; open, 2 reports, 3 pings one keep alive apart) and a
+    persistent MQTT over TLS 1.3 connection that closes; a failed HTTPS attempt (SYN + 2
+    retransmissions); a lossy IPv6 MQTT session (CONNACK lost once, a PUBLISH segment twice);
+    a failed coap-dtls attempt; a coap-dtls session with 2 lost CON copies."""
+    mqtt = named_session("mqtt", qos=1, keepalive_s=60)
+    secured = named_session("mqtt-tls")
+    lossy = _session("mqtt", 6)
+    return [
+        ExchangeOnWire(1.0, "open", mqtt, connection_index=0),
+        ExchangeOnWire(30.0, "report", mqtt, 100, 0),
+        ExchangeOnWire(90.0, "report", mqtt, 3000, 0),
+        ExchangeOnWire(150.0, "ping", mqtt, connection_index=0, ping_count=3),
+        ExchangeOnWire(20.0, "open", secured, connection_index=1),
+        ExchangeOnWire(40.0, "report", secured, 200, 1),
+        ExchangeOnWire(95.0, "close", secured, connection_index=1),
+        ExchangeOnWire(400.0, "failed", named_session("https"), connection_index=2),
+        ExchangeOnWire(500.0, "session", lossy, 5000, 3, lost_segments=(1, 3, 3)),
+        ExchangeOnWire(600.0, "failed", named_session("coap-dtls"), connection_index=4),
+        ExchangeOnWire(700.0, "session", named_session("coap-dtls"), 64, 5, lost_con_copies=2),
+    ]
+
+
+def _phased_model_totals() -> tuple[int, int]:
+    """(uplink, downlink) of :func:`_phased_exchanges` from the ``SessionProfile`` methods."""
+    mqtt = named_session("mqtt", qos=1)
+    secured = named_session("mqtt-tls")
+    parts = [
+        mqtt.open_totals(), mqtt.report_totals(100), mqtt.report_totals(3000),
+        *[mqtt.ping_totals()] * 3,
+        secured.open_totals(), secured.report_totals(200), secured.close_totals(),
+        named_session("https").failed_attempt_totals(),
+        _session("mqtt", 6).with_losses(lost_segments=(1, 3, 3)).totals(5000),
+        named_session("coap-dtls").failed_attempt_totals(),
+        named_session("coap-dtls").with_losses(lost_con_copies=2).totals(64),
+    ]  # fmt: skip
+    return sum(int(up) for up, _ in parts), sum(int(down) for _, down in parts)
+
+
+def test_tshark_reads_phases_failed_attempts_and_losses(tmp_path):
+    path = tmp_path / "phases.pcap"
+    exchanges = _phased_exchanges()
+    summary = _write(path, exchanges)
+    up, down = _phased_model_totals()
+    assert (summary.uplink_bytes, summary.downlink_bytes) == (up, down)
+    assert summary.packets == sum(len(x.model_packets()) for x in exchanges)
+    assert _tshark(path, "-q", "-z", "expert,error").strip() == ""
+    assert _fields(path, "_ws.malformed or _ws.expert.severity >= warning", "frame.number") == []
+    rows = _fields(path, None, "ip.len", "ipv6.plen", "tcp.stream", "tcp.srcport", "tcp.dstport",
+                   "frame.time_epoch", "tcp.analysis.retransmission")  # fmt: skip
+    assert sum(int(r[0]) if r[0] else 40 + int(r[1]) for r in rows) == up + down
+    # tshark sees each lost TCP copy again: 3 lost segment copies and the 2 retransmitted SYNs
+    assert sum(1 for r in rows if r[6]) == 3 + 2
+    # the persistent connection: one TCP stream, one client port, every packet of its phases
+    mqtt = named_session("mqtt", qos=1)
+    persistent = [r for r in rows if r[4] == "1883" and r[3] == "49152" or r[3] == "1883" and r[4] == "49152"]
+    assert len({r[2] for r in persistent}) == 1
+    expected = (len(mqtt.open_packets()) + len(mqtt.report_packets(100))
+                + len(mqtt.report_packets(3000)) + 3 * len(mqtt.ping_packets()))  # fmt: skip
+    assert len(persistent) == expected
+    # the pings one keep alive apart: PINGREQs at 150, 210, 270 s
+    pings = _fields(path, "mqtt.msgtype == 12", "frame.time_epoch")
+    assert [Decimal(t[0]) - Decimal(START_EPOCH_S) for t in pings] == [150, 210, 270]
+    # the failed HTTPS attempt: 3 SYNs at 0, 1 and 3 s (RTO 1 s, doubled: RFC 6298 §5.5)
+    syns = _fields(path, "tcp.flags.syn == 1 and tcp.dstport == 443", "frame.time_epoch")
+    assert [Decimal(t[0]) - Decimal(START_EPOCH_S) for t in syns] == [400, 401, 403]
+    assert _fields(path, "tcp.dstport == 443 and tcp.flags.syn == 0", "frame.number") == []
+    # the failed and the full coap-dtls exchange: 3 + 1 initial ClientHellos without cookie
+    assert len(_fields(path, "dtls.handshake.type == 1 and dtls.handshake.cookie_length == 0",
+                       "frame.number")) == 4  # fmt: skip

@@ -232,22 +232,30 @@ def test_periodic_gaps_and_session_sizes(data):
             assert len(gs) == 0
             continue
         lo_b, hi_b = prof.session_bytes.range_bytes
+        delivered = gs[gs.cause_for_record_closing == "normal_release"]
         # the drawn size is the billed volume of a raw profile, the payload of a protocol one
-        drawn = gs.total_bytes if prof.protocol == "raw" else gs.payload_bytes
+        drawn = delivered.total_bytes if prof.protocol == "raw" else delivered.payload_bytes
         assert ((drawn >= lo_b) & (drawn <= hi_b)).all()
-        if prof.protocol != "raw" and len(gs):
-            up, down = session_for_profile(prof).totals(gs.payload_bytes.to_numpy())
-            assert np.array_equal(gs.uplink_bytes.to_numpy(), up)
-            assert np.array_equal(gs.downlink_bytes.to_numpy(), down)
-        if prof.schedule != "periodic" or prof.period_s is None:
+        if prof.session_bytes.distribution == "empirical":
+            assert drawn.isin(prof.session_bytes.values).all()
+        if prof.protocol != "raw" and len(delivered):
+            up, down = session_for_profile(prof).totals(delivered.payload_bytes.to_numpy())
+            extra = (delivered.retransmitted_bytes + delivered.failed_attempt_bytes).to_numpy()
+            assert np.array_equal(delivered.total_bytes.to_numpy() - extra, up + down)
+            if not prof.loss_probability and not prof.establishment_failure_probability:
+                assert np.array_equal(delivered.uplink_bytes.to_numpy(), up)
+                assert np.array_equal(delivered.downlink_bytes.to_numpy(), down)
+        failed = gs[gs.cause_for_record_closing == "abnormal_release"]
+        assert (failed.payload_bytes == 0).all() and (failed.failed_attempts == prof.max_attempts).all()
+        if prof.schedule != "periodic" or prof.burst_size > 1 or prof.burst_period_s is None:
             continue
         for _, ds in gs.groupby("device"):
             t = np.sort(ds.start_time_s.to_numpy())
-            assert 0 < t[0] < prof.period_s
+            assert 0 < t[0] < prof.burst_period_s
             gaps = np.diff(t)
-            assert (gaps >= prof.period_s - 2 * prof.jitter_s - 1e-6).all()
-            assert (gaps <= prof.period_s + 2 * prof.jitter_s + 1e-6).all()
-            expected = math.floor((sc.duration_days * DAY - t[0]) / prof.period_s) + 1
+            assert (gaps >= prof.burst_period_s - 2 * prof.jitter_s - 1e-6).all()
+            assert (gaps <= prof.burst_period_s + 2 * prof.jitter_s + 1e-6).all()
+            expected = math.floor((sc.duration_days * DAY - t[0]) / prof.burst_period_s) + 1
             if prof.jitter_s == 0:
                 assert abs(len(t) - expected) <= 1
 
@@ -271,3 +279,43 @@ def test_adding_a_group_keeps_other_groups_usage(data, extra):
         if name == "sessions":
             ta, tb = ta.drop(columns="record_id"), tb.drop(columns="record_id")
         assert ta.equals(tb), name
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(max_devices=100, max_days=6, persistent=True))
+def test_session_records_conserve_bytes_with_long_lived_connections(data):
+    """Records of per-report sessions, persistent connections (cut by interim limits and state
+    changes) and SMS add up to the daily usage and the run's totals, device by device; every
+    session's records are numbered 0, 1, ... and follow each other without gaps; limits hold."""
+    r = run_scenario_dict(data)
+    s, u, sms = r.sessions, r.usage, r.table("sms")
+    assert r.counts.total_bytes == s.total_bytes.sum() == u.bytes.sum()
+    by_dev = s.groupby("device").total_bytes.sum()
+    usage_by_dev = u.groupby("device").bytes.sum()
+    assert by_dev[by_dev > 0].to_dict() == usage_by_dev[usage_by_dev > 0].to_dict()
+    assert s.session_id.nunique() == u.sessions.sum() == r.counts.sessions
+    assert (s.session_id // 2**32 == s.device).all()
+    assert (s.uplink_bytes + s.downlink_bytes == s.total_bytes).all()
+    assert (s.retransmitted_bytes + s.failed_attempt_bytes <= s.total_bytes).all()
+    assert (s.end_time >= s.start_time).all()
+    for _, records in s.sort_values(["session_id", "record_sequence_number"]).groupby("session_id"):
+        assert records.record_sequence_number.tolist() == list(range(len(records)))
+        assert records.end_time.iloc[:-1].tolist() == records.start_time.iloc[1:].tolist()
+        assert (records.cause_for_record_closing.iloc[:-1].isin(
+            ["time_limit", "volume_limit", "management_intervention"])).all()
+    cfg = r.scenario.outputs.sessions
+    closed_by = s.cause_for_record_closing
+    if cfg.interim_time_s is not None:
+        persistent = {p.name for p in r.scenario.traffic_profiles if p.connection == "persistent"}
+        connection_records = s.profile.isin(persistent) & (closed_by != "abnormal_release")
+        assert (s.duration_s[connection_records] <= cfg.interim_time_s + 1e-6).all()
+        assert np.allclose(s.duration_s[closed_by == "time_limit"], cfg.interim_time_s)
+    else:
+        assert not (closed_by == "time_limit").any()
+    if cfg.interim_volume_bytes is not None:
+        assert (s.total_bytes[closed_by == "volume_limit"] >= cfg.interim_volume_bytes).all()
+    else:
+        assert not (closed_by == "volume_limit").any()
+    # SMS: one record per message, both directions counted apart
+    assert (sms.direction == "MO").sum() == r.counts.sms_mo == u.sms_mo.sum()
+    assert (sms.direction == "MT").sum() == r.counts.sms_mt == u.sms_mt.sum()

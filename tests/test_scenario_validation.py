@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cellfleet.scenarios import loader
+from cellfleet.scenarios import loader, profiles
 from cellfleet.scenarios.loader import (
     ScenarioError,
     ScenarioIssue,
@@ -121,7 +121,7 @@ def test_every_issue_is_reported_in_line_order(tmp_path: Path) -> None:
         "s.yaml:4: seed: must be a non-negative integer, got -1",
         "s.yaml:14: fleet[0].count: must be a positive integer, got 0",
         "s.yaml:23: actions[0].action: must be one of provision, reprovision, activate, "
-        "suspend, unsuspend, cancel, set_traffic, got 'explode'",
+        "suspend, unsuspend, cancel, set_traffic, send_once, got 'explode'",
     ]
 
 
@@ -308,14 +308,17 @@ FIELD_CASES = [
     ),
     pytest.param(
         {10: "    sessions_per_day: 4\n    schedule: weekly"},
-        ["s.yaml:11: traffic_profiles[0].schedule: must be one of poisson, periodic, got 'weekly'"],
+        [
+            "s.yaml:11: traffic_profiles[0].schedule: must be one of poisson, periodic, diurnal, "
+            "got 'weekly'"
+        ],
         id="bad-schedule",
     ),
     pytest.param(
         {11: "    session_bytes: {distribution: normal, bytes: 100}"},
         [
             "s.yaml:11: traffic_profiles[0].session_bytes.distribution: must be one of fixed, "
-            "uniform, got 'normal'"
+            "uniform, empirical, got 'normal'"
         ],
         id="bad-distribution",
     ),
@@ -511,7 +514,612 @@ def test_jitter_just_below_half_period_is_fine(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
     profile = load_scenario(tmp_path / "s.yaml").traffic_profiles[0]
     assert profile.jitter_s == 10799.5
-    assert profile.period_s == 21600.0
+    assert profile.burst_period_s == profile.period_s == 21600.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Traffic profiles: diurnal schedule, bursts, empirical sizes, protocols, connections, loss
+
+
+def profile_keys(*lines: str) -> dict[int, str]:
+    """Changes to :data:`VALID` adding keys to ``traffic_profiles[0]``, one a line from line 12."""
+    return {11: "\n".join(["    session_bytes: {distribution: fixed, bytes: 100}",
+                           *(f"    {line}" for line in lines)])}  # fmt: skip
+
+
+def weights(*values: float) -> str:
+    """An ``hourly_weights`` line: ``values`` then 1 for the remaining hours (24 in all)."""
+    return f"hourly_weights: [{', '.join(f'{v:g}' for v in [*values, *[1] * (24 - len(values))])}]"
+
+
+SETUP = "'mqtt', 'mqtt-tls', 'http', 'https', 'http-download', 'https-download', 'coap-dtls'"
+RETRANSMITTING = (
+    "'mqtt', 'mqtt-tls', 'http', 'https', 'http-download', 'https-download', 'coap', 'coap-dtls'"
+)
+P = "s.yaml:{}: traffic_profiles[0]"  # prefix of the issues of the profile at a line
+
+PROFILE_CASES = [
+    # diurnal schedule
+    pytest.param(
+        profile_keys("schedule: diurnal"),
+        [f"{P.format(9)}.hourly_weights: required for schedule 'diurnal'"],
+        id="diurnal-without-weights",
+    ),
+    pytest.param(
+        profile_keys("schedule: diurnal", "hourly_weights: [1, 2, 3]"),
+        [f"{P.format(13)}.hourly_weights: must list 24 weights, one per hour 0..23, got 3"],
+        id="diurnal-three-weights",
+    ),
+    pytest.param(
+        profile_keys("schedule: diurnal", weights(*[0] * 24)),
+        [f"{P.format(13)}.hourly_weights: must not all be 0"],
+        id="diurnal-zero-weights",
+    ),
+    pytest.param(
+        profile_keys("schedule: diurnal", weights(1, 1, 1, 1, 1, -1)),
+        [f"{P.format(13)}.hourly_weights[5]: must not be negative, got -1"],
+        id="diurnal-negative-weight",
+    ),
+    pytest.param(
+        profile_keys("hourly_weights: [1]"),
+        [f"{P.format(12)}.hourly_weights: only allowed with schedule 'diurnal', not 'poisson'"],
+        id="weights-on-poisson",
+    ),
+    pytest.param(
+        profile_keys("schedule: diurnal", weights(), "jitter_s: 5"),
+        [f"{P.format(14)}.jitter_s: only allowed with schedule 'periodic', not 'diurnal'"],
+        id="jitter-on-diurnal",
+    ),
+    # bursts
+    pytest.param(
+        profile_keys("burst_size: 0"),
+        [f"{P.format(12)}.burst_size: must be a positive integer, got 0"],
+        id="burst-size-zero",
+    ),
+    pytest.param(
+        profile_keys("burst_spacing_s: 5"),
+        [f"{P.format(12)}.burst_spacing_s: only allowed with burst_size above 1 (burst_size: 1)"],
+        id="burst-spacing-without-burst",
+    ),
+    pytest.param(
+        profile_keys("schedule: periodic", "burst_size: 2", "jitter_s: 21600"),
+        [
+            f"{P.format(14)}.jitter_s: must be less than half the period (21600 s at 4 sessions "
+            "per day in bursts of 2), got 21600"
+        ],
+        id="jitter-against-burst-period",
+    ),
+    pytest.param(
+        profile_keys(
+            "schedule: periodic", "burst_size: 4", "burst_spacing_s: 14000", "jitter_s: 1200"
+        ),
+        [
+            f"{P.format(14)}.burst_spacing_s: a burst of 4 sessions 14000 s apart (42000 s) plus "
+            "jitter_s (1200 s) must be less than half the period (43200 s at 4 sessions per day "
+            "in bursts of 4)"
+        ],
+        id="periodic-burst-too-long",
+    ),
+    pytest.param(
+        profile_keys("burst_size: 3", "burst_spacing_s: 43200"),
+        [
+            f"{P.format(13)}.burst_spacing_s: a burst of 3 sessions 43200 s apart spans 86400 s, "
+            "must be less than a day (86400 s)"
+        ],
+        id="poisson-burst-a-day-long",
+    ),
+    pytest.param(
+        profile_keys("schedule: diurnal", weights(), "burst_size: 2", "burst_spacing_s: 100000"),
+        [
+            f"{P.format(15)}.burst_spacing_s: a burst of 2 sessions 100000 s apart spans "
+            "100000 s, must be less than a day (86400 s)"
+        ],
+        id="diurnal-burst-too-long",
+    ),
+    # empirical sizes
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical}"},
+        [f"{P.format(11)}.session_bytes.values: required for distribution 'empirical'"],
+        id="empirical-without-values",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical, values: []}"},
+        [f"{P.format(11)}.session_bytes.values: must list at least 1 entry, got an empty list"],
+        id="empirical-empty-values",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical, values: [0, 5]}"},
+        [f"{P.format(11)}.session_bytes.values[0]: must be at least 1, got 0"],
+        id="empirical-zero-value",
+    ),
+    pytest.param(
+        {11: "    session_bytes:\n      distribution: empirical\n      values: [100, 200, 100]"},
+        [f"{P.format(13)}.session_bytes.values[2]: duplicate size 100 (first at values[0])"],
+        id="empirical-duplicate-value",
+    ),
+    pytest.param(
+        {
+            11: "    session_bytes: {distribution: empirical, values: ["
+            + ", ".join(str(v) for v in range(1, 4098))
+            + "]}"
+        },
+        [f"{P.format(11)}.session_bytes.values: must list at most 4,096 sizes, got 4,097"],
+        id="empirical-too-many-values",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical, values: [100, 200], weights: [1]}"},
+        [f"{P.format(11)}.session_bytes.weights: must list one weight per value (2 values), got 1"],
+        id="empirical-weights-length",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical, values: [100, 200], weights: [0, 0]}"},
+        [f"{P.format(11)}.session_bytes.weights: must not all be 0"],
+        id="empirical-zero-weights",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical, values: [1], weights: [-1]}"},
+        [f"{P.format(11)}.session_bytes.weights[0]: must not be negative, got -1"],
+        id="empirical-negative-weight",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: fixed, bytes: 100, values: [1], weights: [1]}"},
+        [
+            f"{P.format(11)}.session_bytes.values: only allowed with distribution 'empirical'; "
+            "use 'bytes'",
+            f"{P.format(11)}.session_bytes.weights: only allowed with distribution 'empirical'; "
+            "use 'bytes'",
+        ],
+        id="values-on-fixed",
+    ),
+    pytest.param(
+        {11: "    session_bytes: {distribution: empirical, bytes: 5, min_bytes: 1, values: [1]}"},
+        [
+            f"{P.format(11)}.session_bytes.bytes: only allowed with distribution 'fixed'; "
+            "use 'values' and 'weights'",
+            f"{P.format(11)}.session_bytes.min_bytes: only allowed with distribution 'uniform'; "
+            "use 'values' and 'weights'",
+        ],
+        id="bytes-on-empirical",
+    ),
+    pytest.param(
+        {
+            11: "    session_bytes: {distribution: uniform, min_bytes: 1, max_bytes: 1048577}\n"
+            "    protocol: mqtt"
+        },
+        [
+            f"{P.format(11)}.session_bytes: payload range of a 'mqtt' profile must span at most "
+            "1,048,576 values, got 1..1,048,577"
+        ],
+        id="uniform-payload-range",
+    ),
+    # SMS
+    pytest.param(
+        profile_keys("sms_per_day: 1"),
+        [
+            f"{P.format(12)}: unknown key 'sms_per_day' (now 'sms_mo_per_day' for SMS sent by "
+            "the device and 'sms_mt_per_day' for SMS received)"
+        ],
+        id="sms-per-day-renamed",
+    ),
+    pytest.param(
+        {
+            11: "    session_bytes: {distribution: empirical, values: [5, 5]}\n"
+            "    sms_per_day: 1\n    sms_mt_per_day: -1\n    colour: red"
+        },
+        [
+            f"{P.format(11)}.session_bytes.values[1]: duplicate size 5 (first at values[0])",
+            f"{P.format(12)}: unknown key 'sms_per_day' (now 'sms_mo_per_day' for SMS sent by "
+            "the device and 'sms_mt_per_day' for SMS received)",
+            f"{P.format(13)}.sms_mt_per_day: must not be negative, got -1",
+            f"{P.format(14)}: unknown key 'colour' (allowed: name, schedule, sessions_per_day, "
+            "hourly_weights, jitter_s, burst_size, burst_spacing_s, protocol, session_bytes, "
+            "uplink_fraction, tls_version, mqtt_qos, ip_version, connection, keepalive_s, "
+            "loss_probability, establishment_failure_probability, max_attempts, "
+            "retry_interval_s, apn, session_duration_s, sms_mo_per_day, sms_mt_per_day)",
+        ],
+        id="sms-per-day-renamed-and-other-issues",
+    ),
+    pytest.param(
+        profile_keys("sms_per_day: 1", "jitter_s: 5"),
+        [
+            f"{P.format(12)}: unknown key 'sms_per_day' (now 'sms_mo_per_day' for SMS sent by "
+            "the device and 'sms_mt_per_day' for SMS received)",
+            f"{P.format(13)}.jitter_s: only allowed with schedule 'periodic', not 'poisson'",
+        ],
+        id="sms-per-day-renamed-and-model-issue",
+    ),
+    pytest.param(
+        profile_keys("sms_mo_per_dy: 1"),
+        [f"{P.format(12)}: unknown key 'sms_mo_per_dy' (did you mean 'sms_mo_per_day'?)"],
+        id="sms-mo-misspelt",
+    ),
+    # connection
+    pytest.param(
+        profile_keys("protocol: http", "connection: persistent"),
+        [
+            f"{P.format(13)}.connection: 'persistent' only allowed with protocol 'mqtt' or "
+            "'mqtt-tls', not 'http'"
+        ],
+        id="persistent-http",
+    ),
+    pytest.param(
+        profile_keys("connection: persistent"),
+        [
+            f"{P.format(12)}.connection: 'persistent' only allowed with protocol 'mqtt' or "
+            "'mqtt-tls', not 'raw'"
+        ],
+        id="persistent-raw",
+    ),
+    pytest.param(
+        profile_keys("connection: always"),
+        [f"{P.format(12)}.connection: must be one of per_report, persistent, got 'always'"],
+        id="connection-unknown",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "keepalive_s: 60"),
+        [
+            f"{P.format(13)}.keepalive_s: only allowed with connection 'persistent', not 'per_report'"
+        ],
+        id="keepalive-per-report",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "connection: persistent", "keepalive_s: 65536"),
+        [f"{P.format(14)}.keepalive_s: must be at most 65535, got 65536"],
+        id="keepalive-above-16-bits",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "connection: persistent", "keepalive_s: 0"),
+        [f"{P.format(14)}.keepalive_s: must be a positive integer, got 0"],
+        id="keepalive-zero",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "connection: persistent", "keepalive_s: 60.5"),
+        [f"{P.format(14)}.keepalive_s: must be an integer, got 60.5"],
+        id="keepalive-float",
+    ),
+    # loss and failures
+    pytest.param(
+        profile_keys("loss_probability: 0.1"),
+        [
+            f"{P.format(12)}.loss_probability: only allowed with a protocol that sends lost data "
+            f"again ({RETRANSMITTING}), not 'raw'"
+        ],
+        id="loss-raw",
+    ),
+    pytest.param(
+        profile_keys("protocol: udp", "loss_probability: 0"),
+        [
+            f"{P.format(13)}.loss_probability: only allowed with a protocol that sends lost data "
+            f"again ({RETRANSMITTING}), not 'udp'"
+        ],
+        id="loss-udp",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "loss_probability: 0.6"),
+        [f"{P.format(13)}.loss_probability: must be at most 0.5, got 0.6"],
+        id="loss-above-half",
+    ),
+    pytest.param(
+        profile_keys("protocol: coap", "establishment_failure_probability: 0.1"),
+        [
+            f"{P.format(13)}.establishment_failure_probability: only allowed with a protocol "
+            f"that sets up a connection ({SETUP}), not 'coap'"
+        ],
+        id="establishment-failure-coap",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "establishment_failure_probability: 1"),
+        [f"{P.format(13)}.establishment_failure_probability: must be less than 1, got 1"],
+        id="establishment-failure-certain",
+    ),
+    pytest.param(
+        profile_keys("protocol: udp", "max_attempts: 2", "retry_interval_s: 5"),
+        [
+            f"{P.format(13)}.max_attempts: only allowed with a protocol that sets up a "
+            f"connection ({SETUP}), not 'udp'",
+            f"{P.format(14)}.retry_interval_s: only allowed with a protocol that sets up a "
+            f"connection ({SETUP}), not 'udp'",
+        ],
+        id="retries-udp",
+    ),
+    pytest.param(
+        profile_keys("max_attempts: 3"),
+        [
+            f"{P.format(12)}.max_attempts: only allowed with a protocol that sets up a "
+            f"connection ({SETUP}), not 'raw'"
+        ],
+        id="retries-raw",
+    ),
+    pytest.param(
+        profile_keys("protocol: https", "max_attempts: 11", "retry_interval_s: -1"),
+        [
+            f"{P.format(13)}.max_attempts: must be at most 10, got 11",
+            f"{P.format(14)}.retry_interval_s: must not be negative, got -1",
+        ],
+        id="retries-bounds",
+    ),
+    pytest.param(
+        profile_keys("protocol: https", "max_attempts: 0"),
+        [f"{P.format(13)}.max_attempts: must be a positive integer, got 0"],
+        id="max-attempts-zero",
+    ),
+    pytest.param(
+        profile_keys("protocol: ftp"),
+        [
+            f"{P.format(12)}.protocol: must be one of raw, mqtt, mqtt-tls, http, https, "
+            "http-download, https-download, coap, coap-dtls, udp, got 'ftp'"
+        ],
+        id="protocol-unknown",
+    ),
+    # apn
+    pytest.param(
+        profile_keys("apn: iot cellfleet"),
+        [
+            f"{P.format(12)}.apn: must contain only letters, digits, '_', '.' and '-', "
+            "got 'iot cellfleet'"
+        ],
+        id="apn-pattern",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), PROFILE_CASES)
+def test_profile_checks(tmp_path: Path, changes: dict[int, str], expected: list[str]) -> None:
+    assert issues_of(tmp_path, edit(changes)) == expected
+
+
+def test_profile_defaults(valid: Scenario) -> None:
+    profile = valid.traffic_profiles[0]
+    assert (profile.schedule, profile.hourly_weights) == ("poisson", None)
+    assert profile.hourly_rate_share == (1 / 24,) * 24
+    assert (profile.burst_size, profile.burst_spacing_s) == (1, 0.0)
+    assert profile.burst_period_s == profile.period_s == 21600.0
+    assert (profile.connection, profile.keepalive_s) == ("per_report", None)
+    assert profile.apn == "iot.cellfleet"
+    assert (profile.sms_mo_per_day, profile.sms_mt_per_day) == (0.0, 0.0)
+    assert profile.session_bytes.choices == ((100,), (1.0,))
+
+
+def test_no_sessions_no_period() -> None:
+    profile = parse_scenario(edit({10: "    sessions_per_day: 0"})).traffic_profiles[0]
+    assert profile.burst_period_s is None and profile.period_s is None
+
+
+def test_diurnal_profile(tmp_path: Path) -> None:
+    hours = [0] * 6 + [1] * 12 + [2] * 6
+    text = edit(profile_keys("schedule: diurnal", weights(*hours), "burst_size: 2",
+                             "burst_spacing_s: 30"))  # fmt: skip
+    profile = parse_scenario(text).traffic_profiles[0]
+    assert profile.schedule == "diurnal"
+    assert profile.hourly_weights == [float(h) for h in hours]
+    assert profile.hourly_rate_share == tuple(h / 24 for h in hours)
+    assert sum(profile.hourly_rate_share) == pytest.approx(1)
+    assert (profile.burst_size, profile.burst_spacing_s) == (2, 30.0)
+    assert profile.burst_period_s == 43200.0  # 4 sessions a day in bursts of 2
+
+
+def test_periodic_burst_that_just_fits() -> None:
+    text = edit(profile_keys("schedule: periodic", "burst_size: 4", "burst_spacing_s: 14000",
+                             "jitter_s: 1199.5"))  # fmt: skip
+    profile = parse_scenario(text).traffic_profiles[0]
+    assert profile.burst_period_s == profile.period_s == 86400.0
+    assert (profile.burst_size - 1) * profile.burst_spacing_s + profile.jitter_s < 43200
+
+
+def test_empirical_sizes() -> None:
+    text = edit({11: "    session_bytes:\n      distribution: empirical\n"
+                     "      values: [100, 300, 1000]\n      weights: [1, 1, 2]"})  # fmt: skip
+    sizes = parse_scenario(text).traffic_profiles[0].session_bytes
+    assert sizes.values == [100, 300, 1000]
+    assert sizes.choices == ((100, 300, 1000), (0.25, 0.25, 0.5))
+    assert sizes.range_bytes == (100, 1000)
+    assert sizes.mean_bytes == 600.0
+    equal = parse_scenario(edit({11: "    session_bytes: {distribution: empirical, values: "
+                                     "[30, 10, 20]}"})).traffic_profiles[0].session_bytes  # fmt: skip
+    assert equal.weights is None
+    assert equal.choices == ((30, 10, 20), (1 / 3, 1 / 3, 1 / 3))
+    assert equal.range_bytes == (10, 30)
+    assert equal.mean_bytes == pytest.approx(20)
+
+
+def test_uniform_sizes_have_no_choices() -> None:
+    text = edit({11: "    session_bytes: {distribution: uniform, min_bytes: 1, max_bytes: 3}"})
+    sizes = parse_scenario(text).traffic_profiles[0].session_bytes
+    with pytest.raises(ValueError, match="uniform"):
+        _ = sizes.choices
+
+
+@pytest.mark.parametrize(
+    "session_bytes",
+    [
+        "{distribution: fixed, bytes: 5000000}",
+        "{distribution: empirical, values: [1, 5000000]}",
+        "{distribution: uniform, min_bytes: 1, max_bytes: 1048576}",
+    ],
+)
+def test_payload_range_limit_is_for_uniform_only(session_bytes: str) -> None:
+    text = edit({11: f"    session_bytes: {session_bytes}\n    protocol: mqtt"})
+    assert parse_scenario(text).traffic_profiles[0].protocol == "mqtt"
+
+
+def test_wire_model_checks_the_largest_payload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+
+    class Session:
+        def writes(self, payload_bytes: int) -> list:
+            seen.append(payload_bytes)
+            raise ValueError("too big for the test")
+
+    monkeypatch.setattr(profiles, "session_for_profile", lambda profile: Session())
+    text = edit({11: "    session_bytes: {distribution: empirical, values: [7, 900, 50]}\n"
+                     "    protocol: mqtt"})  # fmt: skip
+    assert issues_of(tmp_path, text) == [
+        f"{P.format(11)}.session_bytes: 900 bytes cannot be carried by 'mqtt': too big for the test"
+    ]
+    assert seen == [900]
+
+
+def test_protocol_unknown_to_the_wire_model_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown(profile: object) -> None:
+        raise KeyError("https-download")
+
+    monkeypatch.setattr(profiles, "session_for_profile", unknown)
+    profile = parse_scenario(edit(profile_keys("protocol: https-download"))).traffic_profiles[0]
+    assert profile.protocol == "https-download"
+
+
+NO_RETRIES = (None, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "expected"),
+    [
+        ("raw", NO_RETRIES),
+        ("udp", NO_RETRIES),
+        ("coap", (0.0, None, None, None)),
+        ("coap-dtls", (0.0, 0.0, 3, 30.0)),
+        ("mqtt", (0.0, 0.0, 3, 30.0)),
+        ("http-download", (0.0, 0.0, 3, 30.0)),
+        ("https-download", (0.0, 0.0, 3, 30.0)),
+    ],
+)
+def test_loss_and_retry_defaults(protocol: str, expected: tuple) -> None:
+    profile = parse_scenario(edit(profile_keys(f"protocol: {protocol}"))).traffic_profiles[0]
+    assert (
+        profile.loss_probability,
+        profile.establishment_failure_probability,
+        profile.max_attempts,
+        profile.retry_interval_s,
+    ) == expected
+    assert profile.tls_version == (None if protocol == "raw" else "1.3")
+
+
+def test_loss_and_retries_given() -> None:
+    text = edit(profile_keys("protocol: https-download", "loss_probability: 0.5",
+                             "establishment_failure_probability: 0.25", "max_attempts: 10",
+                             "retry_interval_s: 0", "tls_version: '1.2'"))  # fmt: skip
+    profile = parse_scenario(text).traffic_profiles[0]
+    assert profile.loss_probability == 0.5
+    assert profile.establishment_failure_probability == 0.25
+    assert (profile.max_attempts, profile.retry_interval_s) == (10, 0.0)
+    assert profile.tls_version == "1.2"
+
+
+def test_persistent_connection() -> None:
+    text = edit(profile_keys("protocol: mqtt-tls", "connection: persistent"))
+    profile = parse_scenario(text).traffic_profiles[0]
+    assert (profile.connection, profile.keepalive_s) == ("persistent", 1200)
+    text = edit(profile_keys("protocol: mqtt", "connection: persistent", "keepalive_s: 65535"))
+    assert parse_scenario(text).traffic_profiles[0].keepalive_s == 65535
+
+
+def test_sms_and_apn() -> None:
+    text = edit(profile_keys("sms_mo_per_day: 0.5", "sms_mt_per_day: 2", "apn: m2m.example-1"))
+    profile = parse_scenario(text).traffic_profiles[0]
+    assert (profile.sms_mo_per_day, profile.sms_mt_per_day) == (0.5, 2.0)
+    assert profile.apn == "m2m.example-1"
+
+
+# ---------------------------------------------------------------------------------------------
+# send_once actions and interim session records
+
+SEND_ONCE_CASES = [
+    pytest.param(
+        {23: "    action: send_once"},
+        ["s.yaml:22: actions[0].profile: required for action 'send_once'"],
+        id="send-once-without-profile",
+    ),
+    pytest.param(
+        {24: "    select: {group: g1}\n    profile: meter\n    spread_s: 60"},
+        [
+            "s.yaml:25: actions[0].profile: only allowed with action 'send_once', not 'activate'",
+            "s.yaml:26: actions[0].spread_s: only allowed with action 'send_once', not 'activate'",
+        ],
+        id="profile-on-other-action",
+    ),
+    pytest.param(
+        {23: "    action: send_once", 24: "    profile: none"},
+        ["s.yaml:24: actions[0].profile: must name a traffic profile; 'none' sends nothing"],
+        id="send-once-none",
+    ),
+    pytest.param(
+        {23: "    action: send_once", 24: "    profile: metre"},
+        ["s.yaml:24: actions[0].profile: unknown traffic profile 'metre' (known: meter)"],
+        id="send-once-unknown-profile",
+    ),
+    pytest.param(
+        {23: "    action: send_once", 24: "    profile: meter\n    traffic: meter"},
+        ["s.yaml:25: actions[0].traffic: only allowed with action 'set_traffic', not 'send_once'"],
+        id="traffic-on-send-once",
+    ),
+    pytest.param(
+        {23: "    action: send_once", 24: "    profile: meter\n    spread_s: -1"},
+        ["s.yaml:25: actions[0].spread_s: must not be negative, got -1"],
+        id="send-once-negative-spread",
+    ),
+    pytest.param(
+        {
+            **profile_keys("protocol: mqtt", "connection: persistent"),
+            23: "    action: send_once",
+            24: "    profile: meter",
+        },
+        [
+            "s.yaml:26: actions[0].profile: profile 'meter' has connection 'persistent'; "
+            "send_once needs connection 'per_report'"
+        ],
+        id="send-once-persistent-profile",
+    ),
+    pytest.param(
+        {3: "duration_days: 30\noutputs: {sessions: {interim_time_s: 0, interim_volume_bytes: 0}}"},
+        [
+            "s.yaml:4: outputs.sessions.interim_time_s: must be greater than 0, got 0",
+            "s.yaml:4: outputs.sessions.interim_volume_bytes: must be a positive integer, got 0",
+        ],
+        id="interim-bounds",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), SEND_ONCE_CASES)
+def test_send_once_and_interim_checks(
+    tmp_path: Path, changes: dict[int, str], expected: list[str]
+) -> None:
+    assert issues_of(tmp_path, edit(changes)) == expected
+
+
+def test_send_once() -> None:
+    text = edit(
+        {
+            11: "    session_bytes: {distribution: fixed, bytes: 100}\n  - name: firmware\n"
+            "    sessions_per_day: 0\n    protocol: https-download\n"
+            "    session_bytes: {distribution: fixed, bytes: 2000000}",
+            23: "    action: send_once",
+            24: "    profile: firmware\n    spread_s: 86400\n    repeat: {every_days: 10, times: 3}"
+            "\n  - at_day: 1\n    action: send_once\n    profile: meter",
+        }
+    )
+    scenario = parse_scenario(text)
+    monthly, once = scenario.actions
+    assert (monthly.action, monthly.profile, monthly.spread_s) == ("send_once", "firmware", 86400)
+    assert monthly.occurrence_days() == [5, 15, 25]
+    assert (once.profile, once.spread_s) == ("meter", 0.0)  # default in effect
+    assert scenario.actions[0].traffic is None
+    assert parse_scenario(VALID).actions[0].spread_s is None  # not a send_once
+
+
+def test_interim_records() -> None:
+    sessions = parse_scenario(VALID).outputs.sessions
+    assert (sessions.interim_time_s, sessions.interim_volume_bytes) == (None, None)
+    text = edit(
+        {
+            3: "duration_days: 30\noutputs:\n  sessions: {interim_time_s: 3600, "
+            "interim_volume_bytes: 1048576}"
+        }
+    )
+    sessions = parse_scenario(text).outputs.sessions
+    assert (sessions.interim_time_s, sessions.interim_volume_bytes) == (3600.0, 1048576)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -919,10 +1527,34 @@ traffic_profiles:
     session_bytes: {distribution: uniform, min_bytes: 100, max_bytes: 5000}
     uplink_fraction: 0.8
     session_duration_s: 2.5
-    sms_per_day: 0.1
+    sms_mo_per_day: 0.1
+    sms_mt_per_day: 0.25
+    burst_size: 3
+    burst_spacing_s: 10
   - name: burst
     sessions_per_day: 0.3333
     session_bytes: {distribution: fixed, bytes: 1000000}
+  - name: daily
+    schedule: diurnal
+    sessions_per_day: 12
+    hourly_weights: [0, 0, 0, 0, 0, 0, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 1, 0.5, 0, 0, 0]
+    protocol: https
+    tls_version: '1.2'
+    session_bytes: {distribution: empirical, values: [200, 1500, 9000], weights: [6, 3, 1]}
+    loss_probability: 0.02
+    establishment_failure_probability: 0.01
+    max_attempts: 5
+    retry_interval_s: 60
+    apn: m2m.example
+  - name: live
+    protocol: mqtt-tls
+    connection: persistent
+    sessions_per_day: 96
+    session_bytes: {distribution: uniform, min_bytes: 20, max_bytes: 200}
+  - name: firmware
+    sessions_per_day: 0
+    protocol: https-download
+    session_bytes: {distribution: fixed, bytes: 4000000}
 fleet:
   - name: meters
     count: 900
@@ -945,8 +1577,19 @@ actions:
     select: {report_group: east, count: 50}
     traffic: meter
     repeat: {every_days: 7, times: 4}
+  - name: firmware update
+    at_day: 20
+    action: send_once
+    profile: firmware
+    spread_s: 43200
+    repeat: {every_days: 30, times: 2}
+  - at_day: 21
+    action: send_once
+    select: {group: meters}
+    profile: daily
 outputs:
-  sessions: {mode: sample, sample_devices: 10, all_max_devices: 100}
+  sessions: {mode: sample, sample_devices: 10, all_max_devices: 100, interim_time_s: 3600,
+             interim_volume_bytes: 1000000}
   csv: true
 """
 
@@ -975,3 +1618,7 @@ def test_yaml_is_resolved_and_readable() -> None:
     assert "description: |\n  Every kind of field.\n  Second line.\n" in dumped
     assert "sample_devices: 10\n" in dumped
     assert "uplink_fraction: 0.5\n" in dumped  # defaults are written out
+    assert "keepalive_s: 1200\n" in dumped  # contextual defaults too
+    assert "spread_s: 0.0\n" in dumped
+    assert "max_attempts: 3\n" in dumped
+    assert "sms_per_day" not in dumped

@@ -205,6 +205,22 @@ def test_lost_syns_and_segments_are_billed_twice(source: str) -> None:
     assert _sums(packets) == (3 * 60 + 52 + 1500 + 2 * 152 + 2 * 52, 60 + 52 + 2 * 52)
 
 
+@pytest.mark.parametrize("source", ["model", "scapy"])
+def test_a_segment_listed_k_times_is_lost_k_times(source: str) -> None:
+    """Index 1 listed 3 times: three lost copies, then the one received (4 x 152 bytes)."""
+    opts = WireOptions(retransmit_segments=(1, 1, 0, 1))
+    writes = [Write("up", 1448 + 100, "req")]
+    packets = tcp_exchange_sizes(writes, opts) if source == "model" else _scapy_tcp(writes, opts)
+    assert [p.label for p in packets][3:9] == [
+        "req [1/2] (lost)", "req [1/2]",
+        "req [2/2] (lost)", "req [2/2] (lost)", "req [2/2] (lost)", "req [2/2]",
+    ]  # fmt: skip
+    expected = (60 + 52 + 2 * 1500 + 4 * 152 + 2 * 52, 60 + 52 + 2 * 52)
+    assert _sums(packets) == expected
+    up, down = tcp_totals(["up"], [1448 + 100], opts)
+    assert (int(up), int(down)) == expected
+
+
 def test_without_handshake_and_teardown_only_data_and_acks() -> None:
     opts = WireOptions(handshake=False, teardown=False, tcp_timestamps=False)
     writes = [Write("up", 100, "a"), Write("up", 0, "empty"), Write("down", 5, "b")]
@@ -329,6 +345,7 @@ GRID = [
     WireOptions(sack_permitted=False, window_scale=False, syn_retries=1, mtu_bytes=1358),
     WireOptions(ip_version=6, tcp_timestamps=False, sack_permitted=False, mtu_bytes=1280),
     WireOptions(handshake=False, teardown=False, retransmit_segments=(1,)),
+    WireOptions(ip_version=6, retransmit_segments=(0, 2, 2, 3, 3, 3)),
 ]
 
 
@@ -425,6 +442,7 @@ def test_tcp_totals_on_random_multi_write_sessions() -> None:
         V4,
         WireOptions(ip_version=6, delayed_ack=False, retransmit_segments=(0, 4, 5)),
         WireOptions(tcp_timestamps=False, retransmit_segments=(3,), handshake=False),
+        WireOptions(retransmit_segments=(1, 1, 2, 6, 6, 6)),
     ]:
         up, down = tcp_totals(directions, list(sizes), opts)
         for s in range(sizes.shape[1]):

@@ -150,48 +150,12 @@ def scapy_dtls_datagrams(
     count per direction and continue from the handshake into the protected datagrams.
     """
     require_dtls(profile)
-    _, handshake_cls = _dtls_layers()
     out: list[tuple[str, bytes, str]] = []
     message_seq = {"up": 0, "down": 0}
     record_seq = {"up": 0, "down": 0}
     flights = tls12_flights(profile, ScapyEncoder(), dtls=True) if handshake else []
     for direction, msgs in flights:
-        datagrams = layout_datagrams(profile, msgs)
-        labels = datagram_labels(msgs, len(datagrams))
-        seq_of_msg = {}
-        for index, msg in enumerate(msgs):
-            if msg.content_type == CT_HANDSHAKE:
-                seq_of_msg[index] = message_seq[direction]
-                message_seq[direction] += 1
-        for label, records in zip(labels, datagrams):
-            datagram = b""
-            for content_type, protected, index, offset, length in records:
-                payload = msgs[index].payload
-                assert isinstance(payload, bytes)
-                if content_type == CT_HANDSHAKE:
-                    body = payload[TLS_HANDSHAKE_HEADER_BYTES:]
-                    fragment = bytes(
-                        handshake_cls(
-                            msg_type=payload[0],
-                            length=len(body),
-                            message_seq=seq_of_msg[index],
-                            fragment_offset=offset,
-                            body=body[offset : offset + length],
-                        )
-                    )
-                else:
-                    fragment = payload
-                epoch = 1 if protected else 0
-                datagram += _scapy_dtls_record(
-                    profile,
-                    content_type,
-                    protected,
-                    epoch,
-                    record_seq[direction],
-                    fragment,
-                )
-                record_seq[direction] += 1
-            out.append((direction, datagram, label))
+        out += _flight_datagrams(profile, direction, msgs, message_seq, record_seq)
     if app_datagrams is None:
         return out
     for direction, plaintext, label in app_datagrams:
@@ -208,6 +172,66 @@ def scapy_dtls_datagrams(
             )
             record_seq[direction] += 1
             out.append((direction, alert, "close_notify"))
+    return out
+
+
+def _flight_datagrams(
+    profile: TlsProfile,
+    direction: str,
+    msgs: list,
+    message_seq: dict[str, int],
+    record_seq: dict[str, int],
+) -> list[tuple[str, bytes, str]]:
+    """The datagrams of one handshake flight, advancing the direction's message and record
+    sequence numbers (RFC 6347 §4.2.2, §4.1)."""
+    _, handshake_cls = _dtls_layers()
+    out: list[tuple[str, bytes, str]] = []
+    datagrams = layout_datagrams(profile, msgs)
+    labels = datagram_labels(msgs, len(datagrams))
+    seq_of_msg = {}
+    for index, msg in enumerate(msgs):
+        if msg.content_type == CT_HANDSHAKE:
+            seq_of_msg[index] = message_seq[direction]
+            message_seq[direction] += 1
+    for label, records in zip(labels, datagrams):
+        datagram = b""
+        for content_type, protected, index, offset, length in records:
+            payload = msgs[index].payload
+            assert isinstance(payload, bytes)
+            if content_type == CT_HANDSHAKE:
+                body = payload[TLS_HANDSHAKE_HEADER_BYTES:]
+                fragment = bytes(
+                    handshake_cls(
+                        msg_type=payload[0],
+                        length=len(body),
+                        message_seq=seq_of_msg[index],
+                        fragment_offset=offset,
+                        body=body[offset : offset + length],
+                    )
+                )
+            else:
+                fragment = payload
+            epoch = 1 if protected else 0
+            datagram += _scapy_dtls_record(
+                profile, content_type, protected, epoch, record_seq[direction], fragment
+            )
+            record_seq[direction] += 1
+        out.append((direction, datagram, label))
+    return out
+
+
+def scapy_dtls_first_flight_copies(
+    profile: TlsProfile, copies: int
+) -> list[tuple[str, bytes, str]]:
+    """The device's first flight (ClientHello without cookie) sent ``copies`` times, as when no
+    answer comes and the retransmission timer fires (RFC 6347 §4.2.4): the same handshake
+    message (same message_seq) in new records (the record sequence number goes on, §4.1)."""
+    require_dtls(profile)
+    direction, msgs = tls12_flights(profile, ScapyEncoder(), dtls=True)[0]
+    record_seq = {"up": 0, "down": 0}
+    out: list[tuple[str, bytes, str]] = []
+    for _ in range(copies):
+        out += _flight_datagrams(profile, direction, msgs, {"up": 0, "down": 0}, record_seq)
     return out
 
 

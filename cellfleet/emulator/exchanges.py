@@ -7,6 +7,12 @@ writes of a session carrying N application bytes, sized by :mod:`cellfleet.emula
 :mod:`cellfleet.emulator.wire`: :meth:`Exchange.explain` lists every IP packet of one session,
 :meth:`Exchange.totals` gives per-session (uplink, downlink) IP bytes over numpy arrays of many
 sessions. :mod:`cellfleet.emulator.packets` plays the same shapes out with scapy.
+
+An exchange whose protocol keeps its connection open (MQTT) also splits into the *phases* of a
+persistent connection (:data:`PHASES`, :meth:`Exchange.phase_plan`): ``open`` (connect),
+``report`` (one publish), ``ping`` (one keepalive round trip) and ``close`` (disconnect), whose
+writes together are those of one whole ``session``. :mod:`cellfleet.emulator.connection` carries
+them over TCP/TLS.
 """
 
 from __future__ import annotations
@@ -55,6 +61,11 @@ from cellfleet.emulator.wire import (
 #: One planned write: direction, size (a scalar or one entry per session) and label.
 PlannedWrite = tuple[Direction, np.ndarray, str]
 
+#: Phases of an exchange: ``session`` is the whole per-report session; the others are the pieces
+#: of a persistent connection (see :meth:`Exchange.phase_plan`).
+Phase = Literal["session", "open", "report", "ping", "close"]
+PHASES: tuple[Phase, ...] = ("session", "open", "report", "ping", "close")
+
 
 class Exchange(ABC):
     """A named exchange shape of a traffic profile: the writes of one session of N app bytes.
@@ -89,6 +100,15 @@ class Exchange(ABC):
         totals = tcp_totals if self.transport == "tcp" else udp_totals
         return totals([d for d, _, _ in planned], [s for _, s, _ in planned], opts)
 
+    def phase_plan(self, phase: Phase, payload_bytes: ArrayLike) -> list[PlannedWrite]:
+        """The writes of one phase; only ``session`` (= :meth:`plan`) unless the protocol keeps
+        its connection open (ValueError otherwise)."""
+        if phase == "session":
+            return self.plan(payload_bytes)
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; known: {', '.join(PHASES)}")
+        raise ValueError(f"{self.name!r} has no persistent-connection phases (only MQTT does)")
+
 
 @dataclass(frozen=True)
 class MqttExchange(Exchange):
@@ -108,22 +128,43 @@ class MqttExchange(Exchange):
         if self.pings < 0 or not 0 <= self.keepalive_s <= 0xFFFF:
             raise ValueError("pings must be >= 0 and keepalive_s 0..65535 (MQTT 3.1.1 §3.1.2.10)")
 
-    def plan(self, payload_bytes: ArrayLike) -> list[PlannedWrite]:
+    def phase_plan(self, phase: Phase, payload_bytes: ArrayLike) -> list[PlannedWrite]:
+        """Writes of a phase of a persistent MQTT connection (MQTT 3.1.1 §3.1-§3.14).
+
+        ``open``: CONNECT (with :attr:`keepalive_s`), CONNACK; ``report``: PUBLISH, PUBACK at
+        QoS 1; ``ping``: PINGREQ, PINGRESP (§3.1.2.10: sent when nothing else was sent within the
+        keep alive); ``close``: DISCONNECT; ``session``: open, report, :attr:`pings` pings, close.
+        """
         one = np.int64(1)
-        planned = [
-            (UP, one * mqtt_connect_size_bytes(self.client_id), "MQTT CONNECT"),
-            (DOWN, one * MQTT_CONNACK_BYTES, "MQTT CONNACK"),
-            (UP, mqtt_publish_size_bytes(self.topic, payload_bytes, self.qos), "MQTT PUBLISH"),
-        ]
-        if self.qos == 1:
-            planned.append((DOWN, one * MQTT_PUBACK_BYTES, "MQTT PUBACK"))
-        for _ in range(self.pings):
-            planned += [
+        if phase == "open":
+            return [
+                (UP, one * mqtt_connect_size_bytes(self.client_id), "MQTT CONNECT"),
+                (DOWN, one * MQTT_CONNACK_BYTES, "MQTT CONNACK"),
+            ]
+        if phase == "report":
+            publish = mqtt_publish_size_bytes(self.topic, payload_bytes, self.qos)
+            planned = [(UP, publish, "MQTT PUBLISH")]
+            if self.qos == 1:
+                planned.append((DOWN, one * MQTT_PUBACK_BYTES, "MQTT PUBACK"))
+            return planned
+        if phase == "ping":
+            return [
                 (UP, one * MQTT_PINGREQ_BYTES, "MQTT PINGREQ"),
                 (DOWN, one * MQTT_PINGRESP_BYTES, "MQTT PINGRESP"),
             ]
-        planned.append((UP, one * MQTT_DISCONNECT_BYTES, "MQTT DISCONNECT"))
-        return planned
+        if phase == "close":
+            return [(UP, one * MQTT_DISCONNECT_BYTES, "MQTT DISCONNECT")]
+        if phase != "session":
+            raise ValueError(f"unknown phase {phase!r}; known: {', '.join(PHASES)}")
+        return (
+            self.phase_plan("open", payload_bytes)
+            + self.phase_plan("report", payload_bytes)
+            + self.phase_plan("ping", payload_bytes) * self.pings
+            + self.phase_plan("close", payload_bytes)
+        )
+
+    def plan(self, payload_bytes: ArrayLike) -> list[PlannedWrite]:
+        return self.phase_plan("session", payload_bytes)
 
 
 @dataclass(frozen=True)
@@ -182,7 +223,11 @@ class UdpExchange(Exchange):
 
 @dataclass(frozen=True)
 class HttpExchange(Exchange):
-    """HTTP/1.1 request carrying the payload as body, one response, over its own connection."""
+    """HTTP/1.1 request and its response over their own connection; the payload is the body of
+    the request (an upload, e.g. a POST of telemetry) or, with :attr:`payload_in_response`, of
+    the response (a download, e.g. a GET of a firmware image; :attr:`response_body_bytes` is then
+    unused). The framing always writes Content-Length, also ``Content-Length: 0`` on a GET (as
+    scapy's HTTP layer does; RFC 9110 §8.6 only says a user agent SHOULD NOT)."""
 
     name: ClassVar[str] = "http"
     transport: ClassVar[Literal["tcp", "udp"]] = "tcp"
@@ -194,17 +239,26 @@ class HttpExchange(Exchange):
     reason: str = "OK"
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body_bytes: int = 0
+    payload_in_response: bool = False
 
     def __post_init__(self) -> None:
         _check_fields(self.request_headers)
         _check_fields(self.response_headers)
 
+    def body_sizes_bytes(self, payload_bytes: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """(request body, response body) sizes of a session carrying ``payload_bytes``."""
+        payload = np.asarray(payload_bytes, dtype=np.int64)
+        if self.payload_in_response:
+            return np.zeros_like(payload), payload
+        return payload, np.broadcast_to(np.int64(self.response_body_bytes), payload.shape)
+
     def plan(self, payload_bytes: ArrayLike) -> list[PlannedWrite]:
+        request_body, response_body = self.body_sizes_bytes(payload_bytes)
         request = http_request_size_bytes(
-            self.method, self.target, self.host, self.request_headers, payload_bytes
+            self.method, self.target, self.host, self.request_headers, request_body
         )
         response = http_response_size_bytes(
-            self.status_code, self.reason, self.response_headers, self.response_body_bytes
+            self.status_code, self.reason, self.response_headers, response_body
         )
         return [(UP, request, f"HTTP {self.method}"), (DOWN, response, f"HTTP {self.status_code}")]
 

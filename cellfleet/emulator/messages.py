@@ -162,21 +162,39 @@ def http_response_bytes(
     return bytes(response / Raw(load=bytes(body_bytes))) if body_bytes else bytes(response)
 
 
-def _mqtt_messages(x: MqttExchange, payload_bytes: int) -> list[tuple[Direction, bytes, str]]:
-    messages = [
-        (UP, mqtt_connect_bytes(x.client_id, x.keepalive_s), "MQTT CONNECT"),
-        (DOWN, mqtt_connack_bytes(), "MQTT CONNACK"),
-        (UP, mqtt_publish_bytes(x.topic, payload_bytes, x.qos), "MQTT PUBLISH"),
-    ]
-    if x.qos == 1:
-        messages.append((DOWN, mqtt_puback_bytes(), "MQTT PUBACK"))
-    for _ in range(x.pings):
-        messages += [
+def mqtt_phase_messages(
+    x: MqttExchange, phase: str, payload_bytes: int = 0
+) -> list[tuple[Direction, bytes, str]]:
+    """The scapy-built messages of one phase of :meth:`MqttExchange.phase_plan`."""
+    if phase == "open":
+        return [
+            (UP, mqtt_connect_bytes(x.client_id, x.keepalive_s), "MQTT CONNECT"),
+            (DOWN, mqtt_connack_bytes(), "MQTT CONNACK"),
+        ]
+    if phase == "report":
+        messages = [(UP, mqtt_publish_bytes(x.topic, payload_bytes, x.qos), "MQTT PUBLISH")]
+        if x.qos == 1:
+            messages.append((DOWN, mqtt_puback_bytes(), "MQTT PUBACK"))
+        return messages
+    if phase == "ping":
+        return [
             (UP, mqtt_pingreq_bytes(), "MQTT PINGREQ"),
             (DOWN, mqtt_pingresp_bytes(), "MQTT PINGRESP"),
         ]
-    messages.append((UP, mqtt_disconnect_bytes(), "MQTT DISCONNECT"))
-    return messages
+    if phase == "close":
+        return [(UP, mqtt_disconnect_bytes(), "MQTT DISCONNECT")]
+    if phase != "session":
+        raise ValueError(f"unknown phase {phase!r}")
+    return (
+        mqtt_phase_messages(x, "open")
+        + mqtt_phase_messages(x, "report", payload_bytes)
+        + mqtt_phase_messages(x, "ping") * x.pings
+        + mqtt_phase_messages(x, "close")
+    )
+
+
+def _mqtt_messages(x: MqttExchange, payload_bytes: int) -> list[tuple[Direction, bytes, str]]:
+    return mqtt_phase_messages(x, "session", payload_bytes)
 
 
 def _coap_messages(x: CoapExchange, payload_bytes: int) -> list[tuple[Direction, bytes, str]]:
@@ -199,15 +217,19 @@ def _udp_messages(x: UdpExchange, payload_bytes: int) -> list[tuple[Direction, b
 
 
 def _http_messages(x: HttpExchange, payload_bytes: int) -> list[tuple[Direction, bytes, str]]:
+    if x.payload_in_response:  # a download: GET without body, the payload in the response
+        request_body_bytes, response_body_bytes = 0, payload_bytes
+    else:
+        request_body_bytes, response_body_bytes = payload_bytes, x.response_body_bytes
     return [
         (
             UP,
-            http_request_bytes(x.method, x.target, x.host, x.request_headers, payload_bytes),
+            http_request_bytes(x.method, x.target, x.host, x.request_headers, request_body_bytes),
             f"HTTP {x.method}",
         ),
         (
             DOWN,
-            http_response_bytes(x.status_code, x.reason, x.response_headers, x.response_body_bytes),
+            http_response_bytes(x.status_code, x.reason, x.response_headers, response_body_bytes),
             f"HTTP {x.status_code}",
         ),
     ]
@@ -224,6 +246,18 @@ _MESSAGES = {
 def exchange_messages(exchange: Exchange, payload_bytes: int) -> list[tuple[Direction, bytes, str]]:
     """(direction, bytes, label) of each application write of one session, built by scapy."""
     return _MESSAGES[type(exchange)](exchange, payload_bytes)
+
+
+def exchange_phase_messages(
+    exchange: Exchange, phase: str, payload_bytes: int = 0
+) -> list[tuple[Direction, bytes, str]]:
+    """(direction, bytes, label) of each application write of one phase (see
+    :meth:`Exchange.phase_plan`): a whole ``session`` of any exchange, or a phase of MQTT's."""
+    if phase == "session":
+        return exchange_messages(exchange, payload_bytes)
+    if isinstance(exchange, MqttExchange):
+        return mqtt_phase_messages(exchange, phase, payload_bytes)
+    raise ValueError(f"{exchange.name!r} has no persistent-connection phases (only MQTT does)")
 
 
 def exchange_writes(exchange: Exchange, payload_bytes: int) -> list[Write]:

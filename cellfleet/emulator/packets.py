@@ -10,7 +10,8 @@ packet by packet.
 The exchange rules (segmentation, delayed ACK, handshake, retransmission, teardown, UDP
 fragmentation) are those stated in :mod:`cellfleet.emulator.wire`; here they are played out by
 a small stateful simulation of the two TCP ends (sequence numbers, timestamps, the count of
-unacknowledged segments), independently of the model's arithmetic. Each packet's label is in its
+unacknowledged segments), independently of the model's arithmetic; :class:`TcpConnection` keeps
+that state across the phases of a persistent connection. Each packet's label is in its
 ``comment`` (scapy writes it into pcapng). Packet ``time`` is left to the caller: simulated-time
 captures must set it.
 """
@@ -187,8 +188,8 @@ class _TcpBuilder:
         for k, chunk in enumerate(chunks):
             flags = "PA" if k == len(chunks) - 1 else "A"
             label = segment_label(write.label, k, len(chunks))
-            if first_segment + k in self.opts.retransmit_segments:
-                self.emit(write.direction, flags, label + LOST_SUFFIX, chunk)
+            for _ in range(self.opts.retransmit_segments.count(first_segment + k)):
+                self.emit(write.direction, flags, label + LOST_SUFFIX, chunk)  # lost copies
             self.emit(write.direction, flags, label, chunk)
             sender.snd_nxt += len(chunk)
             receiver.unacked_segments += 1
@@ -207,6 +208,69 @@ class _TcpBuilder:
         self.emit(UP, "A", LABEL_ACK)
 
 
+class TcpConnection:
+    """One TCP connection played out in phases that continue each other.
+
+    A persistent connection (an MQTT device that stays connected) is opened once, then carries
+    reports and keepalive pings seconds or minutes apart, and is maybe closed: each phase is a
+    :meth:`play` call whose packets continue the sequence numbers, timestamps and ports of the
+    phases before, so a capture holds one TCP stream per connection. :meth:`failed_attempt`
+    plays a connection attempt nobody answers. Every phase follows the rules of
+    :mod:`cellfleet.emulator.wire` with its own options (``handshake``, ``teardown``,
+    ``retransmit_segments`` counted from the phase's first data segment); options that shape
+    segments (IP version, MTU, TCP options) must stay those of the connection.
+    """
+
+    def __init__(self, opts: WireOptions, endpoints: Endpoints = Endpoints()) -> None:
+        self._builder = _TcpBuilder(opts, endpoints)
+        self._synchronized = False
+
+    def _use(self, opts: WireOptions) -> _TcpBuilder:
+        builder = self._builder
+        shape = ("ip_version", "mtu_bytes", "tcp_timestamps", "sack_permitted", "window_scale")
+        if any(getattr(opts, f) != getattr(builder.opts, f) for f in shape):
+            raise ValueError(f"a phase cannot change {shape} of its connection")
+        builder.opts = opts
+        return builder
+
+    def play(
+        self, writes: Sequence[Write], opts: WireOptions, data: Sequence[bytes] | None = None
+    ) -> list[Packet]:
+        """The packets of one phase: handshake if ``opts.handshake``, the writes, the teardown
+        if ``opts.teardown``; returns only this phase's packets.
+
+        A phase without handshake on a fresh connection starts as after a handshake made earlier
+        (both sequence numbers past their SYN).
+        """
+        builder = self._use(opts)
+        start = len(builder.packets)
+        if opts.handshake:
+            builder.handshake()
+        elif not self._synchronized:
+            builder.ends[UP].snd_nxt += 1
+            builder.ends[DOWN].snd_nxt += 1
+        self._synchronized = True
+        live = [(w, d) for w, d in zip(writes, _payloads(writes, data)) if w.size_bytes > 0]
+        first_segment = 0
+        for i, (write, load) in enumerate(live):
+            next_sender = live[i + 1][0].direction if i + 1 < len(live) else None
+            first_segment += builder.write(write, load, first_segment, next_sender)
+        if opts.teardown:
+            builder.teardown()
+        return builder.packets[start:]
+
+    def failed_attempt(self, syn_retries: int) -> list[Packet]:
+        """A SYN and ``syn_retries`` retransmissions of it, none answered (RFC 9293 §3.5,
+        RFC 6298 §5.5): the same segment each time, labelled lost."""
+        if syn_retries < 0:
+            raise ValueError(f"syn_retries must be >= 0, got {syn_retries}")
+        builder = self._builder
+        start = len(builder.packets)
+        for _ in range(1 + syn_retries):
+            builder.emit(UP, "S", LABEL_SYN_LOST)
+        return builder.packets[start:]
+
+
 def tcp_exchange_packets(
     writes: Sequence[Write],
     opts: WireOptions = DEFAULT_WIRE_OPTIONS,
@@ -217,20 +281,7 @@ def tcp_exchange_packets(
 
     ``data`` optionally gives each write's bytes (e.g. real MQTT packets); zeros otherwise.
     """
-    builder = _TcpBuilder(opts, endpoints)
-    if opts.handshake:
-        builder.handshake()
-    else:
-        builder.ends[UP].snd_nxt += 1  # as after a handshake made earlier
-        builder.ends[DOWN].snd_nxt += 1
-    live = [(w, d) for w, d in zip(writes, _payloads(writes, data)) if w.size_bytes > 0]
-    first_segment = 0
-    for i, (write, load) in enumerate(live):
-        next_sender = live[i + 1][0].direction if i + 1 < len(live) else None
-        first_segment += builder.write(write, load, first_segment, next_sender)
-    if opts.teardown:
-        builder.teardown()
-    return builder.packets
+    return TcpConnection(opts, endpoints).play(writes, opts, data)
 
 
 def udp_exchange_packets(

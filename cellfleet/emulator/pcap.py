@@ -18,12 +18,21 @@ What goes into the file:
   the documentation ranges (192.0.2.0/24 TEST-NET-1, RFC 5737 §3; 2001:db8::/32, RFC 3849 §2),
   since emulated traffic must not pretend to come from or go to real hosts.
 * **Ports**: the server listens on the protocol's registered port (:func:`server_port`); each
-  session gets its own client port in the dynamic range 49152-65535 (RFC 6335 §6), chosen from its
-  ``session_index``, so Wireshark sees one TCP stream / UDP conversation per session.
+  session (connection) gets its own client port in the dynamic range 49152-65535 (RFC 6335 §6),
+  chosen from its ``session_index`` (``connection_index``), so Wireshark sees one TCP stream / UDP
+  conversation per session or persistent connection.
 * **Checksums**: every packet is serialised with ``bytes()``, which makes scapy compute the IPv4
   header, TCP and UDP checksums (its ``post_build``; the builders leave ``chksum`` unset).
 * **Timestamps** (:func:`packet_offsets_us`): the session's start plus a deterministic model, in
   whole microseconds, the resolution of a classic pcap record header.
+* **Connections and phases** (:class:`ExchangeOnWire`): besides whole sessions
+  (:class:`SessionOnWire`, kind ``session``), the phases of a persistent MQTT connection
+  (``open``, ``report``, ``ping``, ``close``: :mod:`cellfleet.emulator.connection`) stamped at
+  their own times; the phases that share a ``connection_index`` continue one TCP connection
+  (one client port, sequence numbers and timestamps going on), so Wireshark shows one stream.
+  Failed connection attempts (``failed``) and sessions with lost segments or CoAP copies
+  (``lost_segments``, ``lost_con_copies``) are written with their lost packets, which the gateway
+  counted and the platform bills.
 * **Format**: classic pcap, link type ``LINKTYPE_RAW`` (101, tcpdump.org link-layer header types:
   the packet begins with the IPv4 or IPv6 header, no link layer), so each record is exactly one IP
   packet and its captured length is its IP length.
@@ -41,25 +50,20 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from scapy.packet import Packet
 from scapy.utils import EDecimal, PcapWriter
 
-from cellfleet.emulator import dtls_scapy, tls_scapy
-from cellfleet.emulator.messages import exchange_messages
+from cellfleet.emulator import connection_scapy
+from cellfleet.emulator.connection import phase_packets
 from cellfleet.emulator.packets import (
     WELL_KNOWN_PORTS,
     Endpoints,
-    tcp_exchange_packets,
-    udp_exchange_packets,
+    TcpConnection,
     wire_packet,
 )
-from cellfleet.emulator.session import SessionProfile
-from cellfleet.emulator.tls_constants import (
-    CT_ALERT,
-    CT_APPLICATION_DATA,
-    TLS_MAX_FRAGMENT_BYTES,
-)
+from cellfleet.emulator.session import FAILED_ATTEMPT_SYN_RETRIES, SessionProfile
 from cellfleet.emulator.wire import UP, Direction, WirePacket
 
 #: LINKTYPE_RAW: the record starts with an IPv4 or IPv6 header (tcpdump.org "Link-layer header
@@ -84,6 +88,15 @@ DEVICE_IPV6_NETWORK = ipaddress.IPv6Network("2001:db8::/32")
 #: Interface identifier of the device inside its /64.
 DEVICE_IPV6_INTERFACE_ID = 1
 US_PER_S = 1_000_000
+#: Retransmission timeout before the first retransmitted SYN of a failed attempt, doubled before
+#: each further one: the initial RTO of 1 s (RFC 6298 §2.1, §5.5); DTLS's initial timer is also
+#: 1 s, doubled (RFC 6347 §4.2.4.1).
+INITIAL_RTO_S = 1.0
+
+#: What an :class:`ExchangeOnWire` writes: a whole session, a phase of a persistent connection,
+#: or a failed connection attempt.
+ExchangeKind = Literal["session", "open", "report", "ping", "close", "failed"]
+EXCHANGE_KINDS: tuple[ExchangeKind, ...] = ("session", "open", "report", "ping", "close", "failed")
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,72 @@ class SessionOnWire:
     session: SessionProfile
     payload_bytes: int
     session_index: int
+
+    def as_exchange(self) -> ExchangeOnWire:
+        """The same session as an :class:`ExchangeOnWire` of kind ``session``."""
+        return ExchangeOnWire(
+            self.start_time_s, "session", self.session, self.payload_bytes, self.session_index
+        )
+
+
+@dataclass(frozen=True)
+class ExchangeOnWire:
+    """One exchange of the device, stamped at ``time_s`` (offset from the scenario start).
+
+    ``kind``: ``session`` (a whole session carrying ``payload_bytes``), ``open``, ``report``
+    (carrying ``payload_bytes``), ``ping``, ``close`` (phases of a persistent MQTT connection),
+    or ``failed`` (a connection attempt nobody answers: the SYN or first DTLS flight sent
+    ``1 + syn_retries`` times, :data:`INITIAL_RTO_S` apart and doubling).
+    ``connection_index`` picks the client port (:func:`client_port`); phases sharing it continue
+    one TCP connection, so give every session and failed attempt an index of its own.
+    ``lost_segments`` (TCP, numbered per phase as ``SegmentRuns`` does, a repeated index lost
+    again) and ``lost_con_copies`` (CoAP CON, RFC 7252 §4.2) are its losses. A ``ping`` exchange
+    is ``ping_count`` pings ``ping_interval_s`` apart (default: the MQTT keep alive), each with
+    the same losses.
+    """
+
+    time_s: float
+    kind: ExchangeKind
+    session: SessionProfile
+    payload_bytes: int = 0
+    connection_index: int = 0
+    lost_segments: tuple[int, ...] = ()
+    lost_con_copies: int = 0
+    syn_retries: int = FAILED_ATTEMPT_SYN_RETRIES
+    ping_count: int = 1
+    ping_interval_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXCHANGE_KINDS:
+            raise ValueError(f"kind must be one of {EXCHANGE_KINDS}, got {self.kind!r}")
+        if self.ping_count < 1 or (self.ping_interval_s is not None and self.ping_interval_s < 0):
+            raise ValueError("ping_count must be >= 1 and ping_interval_s >= 0")
+
+    @property
+    def lossy_session(self) -> SessionProfile:
+        """The session with this exchange's losses."""
+        return self.session.with_losses(
+            lost_segments=self.lost_segments, lost_con_copies=self.lost_con_copies
+        )
+
+    def phase_times_s(self) -> list[float]:
+        """Start of each phase this exchange plays: one, or one per ping."""
+        if self.kind != "ping":
+            return [self.time_s]
+        interval_s = self.ping_interval_s
+        if interval_s is None:
+            interval_s = float(getattr(self.session.exchange, "keepalive_s", 0))
+        return [self.time_s + k * interval_s for k in range(self.ping_count)]
+
+    def model_packets(self) -> list[WirePacket]:
+        """The size model's packets of the whole exchange (all pings), what the file holds."""
+        session = self.lossy_session
+        if self.kind == "failed":
+            return session.failed_attempt_packets(self.syn_retries)
+        if self.kind == "session":
+            return session.packets(self.payload_bytes)
+        packets = phase_packets(session, self.kind, self.payload_bytes)
+        return packets * len(self.phase_times_s())
 
 
 @dataclass(frozen=True)
@@ -176,55 +255,16 @@ def packet_offsets_us(
     return offsets
 
 
-def _tls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
-    """Bytes of each TLS write: scapy-built handshake flights, encrypted application records
-    (at most 2^14 plaintext bytes each, RFC 8446 §5.1) and the close_notify pair."""
-    profile = session.security
-    assert profile is not None
-    data = [
-        b"".join(records) for _, _, records in tls_scapy.scapy_flight_records(profile)
-    ]
-    for _, message, _ in exchange_messages(session.exchange, payload_bytes):
-        data.append(
-            b"".join(
-                tls_scapy.scapy_record(
-                    profile,
-                    CT_APPLICATION_DATA,
-                    True,
-                    message[i : i + TLS_MAX_FRAGMENT_BYTES],
-                )
-                for i in range(0, len(message), TLS_MAX_FRAGMENT_BYTES)
-            )
-        )
-    if profile.close_notify:
-        # warning(1), close_notify(0): RFC 5246 §7.2, RFC 8446 §6
-        alert = tls_scapy.scapy_record(profile, CT_ALERT, True, bytes([1, 0]))
-        data += [alert, alert]
-    return data
-
-
-def _dtls_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
-    """Bytes of each DTLS datagram (:func:`dtls_scapy.scapy_dtls_datagrams`): the handshake
-    flights, then one epoch-1 record per application datagram and the close_notify pair."""
-    profile = session.security
-    assert profile is not None
-    messages = exchange_messages(session.exchange, payload_bytes)
-    return [
-        datagram
-        for _, datagram, _ in dtls_scapy.scapy_dtls_datagrams(profile, messages)
-    ]
-
-
-def _session_data(session: SessionProfile, payload_bytes: int) -> list[bytes]:
-    """The bytes of each of ``session.writes(payload_bytes)``."""
-    if session.security is None:
-        return [
-            message
-            for _, message, _ in exchange_messages(session.exchange, payload_bytes)
-        ]
-    if session.transport == "tcp":
-        return _tls_data(session, payload_bytes)
-    return _dtls_data(session, payload_bytes)
+def _ported(endpoints: Endpoints, session: SessionProfile, connection_index: int) -> Endpoints:
+    """``endpoints``' addresses with the client port of the connection and the server's port."""
+    return Endpoints(
+        client_ipv4=endpoints.client_ipv4,
+        server_ipv4=endpoints.server_ipv4,
+        client_ipv6=endpoints.client_ipv6,
+        server_ipv6=endpoints.server_ipv6,
+        client_port=client_port(connection_index),
+        server_port=server_port(session),
+    )
 
 
 def session_packets(session: SessionOnWire, endpoints: Endpoints) -> list[Packet]:
@@ -233,25 +273,56 @@ def session_packets(session: SessionOnWire, endpoints: Endpoints) -> list[Packet
     ``endpoints`` gives the addresses; the ports are replaced by :func:`client_port` and
     :func:`server_port`.
     """
-    profile = session.session
-    ported = Endpoints(
-        client_ipv4=endpoints.client_ipv4,
-        server_ipv4=endpoints.server_ipv4,
-        client_ipv6=endpoints.client_ipv6,
-        server_ipv6=endpoints.server_ipv6,
-        client_port=client_port(session.session_index),
-        server_port=server_port(profile),
-    )
-    build = tcp_exchange_packets if profile.transport == "tcp" else udp_exchange_packets
-    writes = profile.writes(session.payload_bytes)
-    return build(
-        writes, profile.wire, ported, _session_data(profile, session.payload_bytes)
-    )
+    ported = _ported(endpoints, session.session, session.session_index)
+    return connection_scapy.phase_packets(session.session, "session", session.payload_bytes, ported)
+
+
+def exchange_phases(
+    exchange: ExchangeOnWire,
+    endpoints: Endpoints,
+    connections: dict[int, TcpConnection] | None = None,
+) -> list[tuple[float, list[Packet], bool]]:
+    """(start time in s, scapy packets, timer-spaced?) of each phase of ``exchange``.
+
+    ``connections`` holds the open TCP connections by ``connection_index``, for the phases of a
+    persistent connection to continue them (played in time order, the caller's business).
+    ``timer-spaced`` marks a failed attempt, whose copies are retransmission timeouts apart.
+    """
+    session = exchange.lossy_session
+    ported = _ported(endpoints, session, exchange.connection_index)
+    if exchange.kind == "failed":
+        packets = connection_scapy.failed_attempt_packets(session, exchange.syn_retries, ported)
+        return [(exchange.time_s, packets, True)]
+    if exchange.kind == "session":
+        packets = connection_scapy.phase_packets(session, "session", exchange.payload_bytes, ported)
+        return [(exchange.time_s, packets, False)]
+    if connections is None:
+        connections = {}
+    if exchange.connection_index not in connections:
+        connections[exchange.connection_index] = TcpConnection(session.wire, ported)
+    tcp = connections[exchange.connection_index]
+    return [
+        (time_s, connection_scapy.phase_packets(
+            session, exchange.kind, exchange.payload_bytes, ported, tcp), False)
+        for time_s in exchange.phase_times_s()
+    ]  # fmt: skip
+
+
+def failed_attempt_offsets_us(
+    directions: Sequence[Direction], copies: int, *, inter_packet_s: float
+) -> list[int]:
+    """Offsets of a failed attempt's packets: ``copies`` equal flights, the k-th (from 0) at
+    (2^k - 1) x :data:`INITIAL_RTO_S` (the timeout doubles, RFC 6298 §5.5, RFC 6347 §4.2.4.1),
+    the packets of one flight ``inter_packet_s`` apart."""
+    per_copy = len(directions) // copies if copies else 0
+    rto_us, gap_us = round(INITIAL_RTO_S * US_PER_S), round(inter_packet_s * US_PER_S)
+    return [((1 << (k // per_copy)) - 1) * rto_us + (k % per_copy) * gap_us
+            for k in range(len(directions))]  # fmt: skip
 
 
 def write_pcap(
     path: str | os.PathLike[str],
-    sessions: Iterable[SessionOnWire],
+    sessions: Iterable[SessionOnWire | ExchangeOnWire],
     *,
     start_epoch_s: float,
     device_address_v4: str,
@@ -261,14 +332,17 @@ def write_pcap(
     rtt_s: float = 0.2,
     inter_packet_s: float = 0.001,
 ) -> PcapSummary:
-    """Write the packets of ``sessions`` to the pcap file ``path``, in time order.
+    """Write the packets of ``sessions`` (whole sessions, connection phases, failed attempts) to
+    the pcap file ``path``, in time order.
 
-    A packet's timestamp is ``start_epoch_s`` + the session's ``start_time_s`` + its
-    :func:`packet_offsets_us` offset, each of the three rounded to whole microseconds; packets of
-    overlapping sessions are interleaved by time (ties keep the order of ``sessions``, then the
-    session's own order). Each session's IP version is its ``wire.ip_version``. Selecting the
-    sessions of a time window is the caller's business: a session's packets are all written, even
-    those after the window's end, so the file's bytes equal the session records'.
+    A packet's timestamp is ``start_epoch_s`` + its phase's start (a session's ``start_time_s``,
+    an exchange's ``time_s``, a ping's) + its :func:`packet_offsets_us` offset
+    (:func:`failed_attempt_offsets_us` for a failed attempt), each of the three rounded to whole
+    microseconds; packets of overlapping exchanges are interleaved by time (ties keep the order
+    of ``sessions``, then the exchange's own order). Each exchange's IP version is its
+    ``wire.ip_version``. Phases of one persistent connection are played in time order. Selecting
+    the sessions of a time window is the caller's business: an exchange's packets are all
+    written, even those after the window's end, so the file's bytes equal the records'.
     """
     endpoints = Endpoints(
         client_ipv4=device_address_v4,
@@ -276,26 +350,27 @@ def write_pcap(
         client_ipv6=device_address_v6,
         server_ipv6=server_address_v6,
     )
+    exchanges = [s.as_exchange() if isinstance(s, SessionOnWire) else s for s in sessions]
     start_epoch_us = round(start_epoch_s * US_PER_S)
+    connections: dict[int, TcpConnection] = {}
     timed: list[tuple[int, int, int, WirePacket, bytes]] = []
-    for order, session in enumerate(sessions):
-        packets = session_packets(session, endpoints)
-        # wire_packet builds each packet and checks its IP length against the built bytes
-        infos = [wire_packet(p, endpoints) for p in packets]
-        offsets_us = packet_offsets_us(
-            [info.direction for info in infos],
-            rtt_s=rtt_s,
-            inter_packet_s=inter_packet_s,
-        )
-        session_us = start_epoch_us + round(session.start_time_s * US_PER_S)
-        for k, (offset_us, packet, info) in enumerate(zip(offsets_us, packets, infos)):
-            time_us = session_us + offset_us
-            packet.time = EDecimal(time_us).scaleb(
-                -6
-            )  # scapy's default is the wall clock
-            timed.append(
-                (time_us, order, k, info, bytes(packet))
-            )  # bytes: lengths, checksums
+    for order in sorted(range(len(exchanges)), key=lambda i: exchanges[i].time_s):
+        k = 0
+        for phase_s, packets, timer_spaced in exchange_phases(exchanges[order], endpoints, connections):
+            # wire_packet builds each packet and checks its IP length against the built bytes
+            infos = [wire_packet(p, endpoints) for p in packets]
+            directions = [info.direction for info in infos]
+            if timer_spaced:
+                copies = 1 + exchanges[order].syn_retries
+                offsets_us = failed_attempt_offsets_us(directions, copies, inter_packet_s=inter_packet_s)
+            else:
+                offsets_us = packet_offsets_us(directions, rtt_s=rtt_s, inter_packet_s=inter_packet_s)
+            phase_us = start_epoch_us + round(phase_s * US_PER_S)
+            for offset_us, packet, info in zip(offsets_us, packets, infos):
+                time_us = phase_us + offset_us
+                packet.time = EDecimal(time_us).scaleb(-6)  # scapy's default is the wall clock
+                timed.append((time_us, order, k, info, bytes(packet)))  # bytes: lengths, checksums
+                k += 1
     timed.sort(key=lambda item: item[:3])
 
     directory = Path(path).resolve().parent

@@ -25,8 +25,9 @@ byte. The deterministic rules both implement:
 * **Handshake** (RFC 9293 §3.5): SYN, SYN-ACK, ACK, the client (uplink) opening; each of
   ``syn_retries`` lost SYNs is sent (and billed) before the one that gets through (RFC 6298 §5).
 * **Retransmission**: ``retransmit_segments`` are indices into the exchange's data segments,
-  counted from 0 across all writes of both directions. Such a segment is sent twice back to back;
-  the first copy is lost after the gateway counted it, the receiver only sees the second, so ACKs
+  counted from 0 across all writes of both directions. A segment listed ``k`` times has ``k`` lost
+  copies: it is sent ``k + 1`` times back to back; the lost copies are lost after the gateway
+  counted them (billed), the receiver only sees the last, so ACKs
   are as without loss (no duplicate ACKs or SACK blocks: the model has no segment overtaking the
   hole, i.e. recovery by retransmission timeout, RFC 6298 §5). Indices beyond the exchange's last
   segment name no segment and are ignored, so one options object serves sessions of any size.
@@ -44,6 +45,7 @@ HTTP) are in :mod:`cellfleet.emulator.framing`, the named exchange shapes of tra
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -229,7 +231,7 @@ def tcp_exchange_sizes(
             WirePacket(UP, control_bytes, 0, LABEL_ACK),
         ]
     live = [w for w in writes if w.size_bytes > 0]
-    lost = set(opts.retransmit_segments)
+    lost = Counter(opts.retransmit_segments)
     first_segment = 0
     for i, write in enumerate(live):
         receiver = opposite(write.direction)
@@ -239,10 +241,9 @@ def tcp_exchange_sizes(
             data_bytes = mss_bytes if k < count - 1 else write.size_bytes - (count - 1) * mss_bytes
             label = segment_label(write.label, k, count)
             segment = WirePacket(write.direction, control_bytes + data_bytes, data_bytes, label)
-            if first_segment + k in lost:
-                packets.append(
-                    WirePacket(segment.direction, segment.ip_bytes, data_bytes, label + LOST_SUFFIX)
-                )
+            packets += [
+                WirePacket(segment.direction, segment.ip_bytes, data_bytes, label + LOST_SUFFIX)
+            ] * lost[first_segment + k]
             packets.append(segment)
             if not opts.delayed_ack or k % 2 == 1:
                 packets.append(ack)
@@ -322,11 +323,11 @@ def tcp_totals(
         else:
             acks = count
         total[opposite(direction)] += acks * control_bytes
-        for index in set(opts.retransmit_segments):
+        for index, copies in Counter(opts.retransmit_segments).items():
             k = index - first_segment
             hit = (k >= 0) & (k < count)
             data_bytes = np.where(k < count - 1, mss_bytes, size - (count - 1) * mss_bytes)
-            total[direction] += np.where(hit, control_bytes + data_bytes, 0)
+            total[direction] += np.where(hit, copies * (control_bytes + data_bytes), 0)
         first_segment = first_segment + count
     if opts.teardown:
         up += 2 * control_bytes

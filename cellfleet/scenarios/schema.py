@@ -213,8 +213,9 @@ class Repeat(_Model):
 
 
 ActionKey = Literal[
-    "provision", "reprovision", "activate", "suspend", "unsuspend", "cancel", "set_traffic"
-]
+    "provision", "reprovision", "activate", "suspend", "unsuspend", "cancel", "set_traffic",
+    "send_once",
+]  # fmt: skip
 
 
 class OperatorAction(_Model):
@@ -225,27 +226,51 @@ class OperatorAction(_Model):
     at_day: NonNegFloat
     """Day of the run (0 = start) of the first occurrence; must be before ``duration_days``."""
     action: ActionKey
-    """Lifecycle action (see :class:`cellfleet.sim.lifecycle.Action`) or ``set_traffic``."""
+    """Lifecycle action (see :class:`cellfleet.sim.lifecycle.Action`), ``set_traffic``, or
+    ``send_once``: each selected device runs one session of traffic profile ``profile`` (one
+    session, not a burst, whatever the profile's ``sessions_per_day``, which may be 0) at a
+    uniform random time in ``[t, t + spread_s)`` of each occurrence ``t``, e.g. a fleet-wide
+    firmware download, monthly with ``repeat``."""
     select: Selector = Selector()
     """Devices the action applies to (default: all)."""
     traffic: OptionalTrafficSpec = None
     """New traffic spec; required for ``set_traffic``, forbidden otherwise."""
+    profile: Name | None = None
+    """``send_once`` only (required there): name of the traffic profile of the session; it
+    must have connection ``per_report``."""
+    spread_s: NonNegFloat | None = None
+    """``send_once`` only: sessions start at uniform random times within this many seconds of
+    the occurrence (default 0: all at once)."""
     repeat: Repeat | None = None
     """Repetition; ``None`` = once."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _contextual_defaults(cls, data: Any) -> Any:
+        """Fill the defaults that depend on ``action``, so a resolved scenario shows them."""
+        if isinstance(data, dict) and data.get("action") == "send_once":
+            data = {**data}
+            data.setdefault("spread_s", 0.0)
+        return data
+
     @model_validator(mode="after")
-    def _check_traffic(self) -> OperatorAction:
-        if self.action == "set_traffic" and self.traffic is None:
-            located_error([(("traffic",), "required for action 'set_traffic'")])
-        if self.action != "set_traffic" and self.traffic is not None:
-            located_error(
-                [
-                    (
-                        ("traffic",),
-                        f"only allowed with action 'set_traffic', not '{self.action}'",
-                    )
-                ]
+    def _check_fields(self) -> OperatorAction:
+        issues: list[tuple[Loc, str]] = []
+        for key, owner in (("traffic", "set_traffic"), ("profile", "send_once")):
+            if self.action == owner and getattr(self, key) is None:
+                issues.append(((key,), f"required for action '{owner}'"))
+            if self.action != owner and getattr(self, key) is not None:
+                issues.append(((key,), f"only allowed with action '{owner}', not '{self.action}'"))
+        if self.action != "send_once" and self.spread_s is not None:
+            issues.append(
+                (("spread_s",), f"only allowed with action 'send_once', not '{self.action}'")
             )
+        if self.action == "send_once" and self.profile == NO_TRAFFIC:
+            issues.append(
+                (("profile",), f"must name a traffic profile; '{NO_TRAFFIC}' sends nothing")
+            )
+        if issues:
+            located_error(issues)
         return self
 
     def occurrence_days(self) -> list[float]:
@@ -269,6 +294,14 @@ class SessionsOutput(_Model):
     """Sample size for ``sample`` (and ``auto`` above the limit)."""
     all_max_devices: PosInt = 10000
     """Largest fleet for which ``auto`` records every device."""
+    interim_time_s: PosFloat | None = None
+    """A record of a long-lived (``persistent``) connection is closed, and a new partial one
+    opened, once it has been open this many seconds (3GPP TS 32.298 causeForRecClosing
+    ``timeLimit``; ``None``: no time limit)."""
+    interim_volume_bytes: PosInt | None = None
+    """A record of a long-lived (``persistent``) connection is closed, and a new partial one
+    opened, once it has counted this many bytes, uplink plus downlink (3GPP TS 32.298
+    causeForRecClosing ``volumeLimit``; ``None``: no volume limit)."""
 
 
 class Outputs(_Model):
@@ -380,6 +413,25 @@ class Scenario(_Model):
             base: Loc = ("actions", i)
             if action.traffic is not None:
                 check_traffic((*base, "traffic"), action.traffic)
+            if action.profile is not None and action.profile != NO_TRAFFIC:
+                if action.profile not in profiles:
+                    issues.append(
+                        (
+                            (*base, "profile"),
+                            f"unknown traffic profile '{action.profile}' "
+                            f"(known: {_known(profiles)})",
+                        )
+                    )
+                else:
+                    once = self.traffic_profile(action.profile)
+                    if once is not None and once.connection != "per_report":
+                        issues.append(
+                            (
+                                (*base, "profile"),
+                                f"profile '{once.name}' has connection '{once.connection}'; "
+                                "send_once needs connection 'per_report'",
+                            )
+                        )
             selected = action.select.group
             if selected is not None:
                 refs: list[tuple[Loc, str]] = (

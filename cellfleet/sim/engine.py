@@ -125,13 +125,17 @@ class FleetEngine:
         progress: ProgressCallback | None = None,
         stop_requested: Callable[[], bool] | None = None,
         record_devices: np.ndarray | None = None,
+        on_events: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         """``record_devices`` (device rows) replaces ``outputs.sessions`` when given: only these
-        devices get session records (``cellfleet pcap`` records one device)."""
+        devices get session records (``cellfleet pcap`` records one device). ``on_events`` gets
+        every window's exchange events of the recorded devices (``cellfleet.sim.traffic`` ``EV_*``
+        columns), from which ``cellfleet.sim.capture`` rebuilds their packets."""
         self.scenario = scenario
         self.sink = sink
         self.progress = progress
         self.stop_requested = stop_requested
+        self.on_events = on_events
         self.env = simpy.Environment()
         self.days = int(scenario.duration_days)
         self.end_s = self.days * SECONDS_PER_DAY
@@ -264,6 +268,8 @@ class FleetEngine:
             order = np.lexsort((def_dev, def_time))
             self._record_defaults(def_dev[order], def_time[order], def_from[order], def_reason[order])
         if self._recorded_devices:
+            if self.on_events is not None:
+                self.on_events(events)
             self.counts.recorded_sms += self.recorder.sms(events)
             self._emit_records(self.cutter.cut(events, t_s))
 

@@ -118,7 +118,7 @@ class ProfileTable:
     @property
     def min_session_gap_s(self) -> float:
         """The shortest mean gap between two sessions of any profile (sizes record buffers)."""
-        gaps = np.minimum(self.burst_period_s / self.burst_size, np.where(self.burst_size > 1, self.burst_spacing_s, np.inf))
+        gaps = self.burst_period_s / self.burst_size  # a window holds at most one partial burst
         gaps = np.minimum(gaps, np.minimum(self.sms_mo_gap_s, self.sms_mt_gap_s))
         gaps = np.minimum(gaps, self.keepalive_s)
         return float(np.min(gaps, initial=np.inf))

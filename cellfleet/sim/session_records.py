@@ -153,7 +153,9 @@ def _cut(events, t_end_s, final, slot_of, slot_device, slots, interim_time_s, in
     for s in range(slots.shape[0]):  # time limits that fell inside the window, and the run's end
         if slots[s, S_OPEN_S] == slots[s, S_OPEN_S]:
             device = slot_device[s]
-            n = _close_time_cuts(out, n, device, slots, s, t_end_s, interim_time_s)
+            # records are [open, close): a limit at the window's end is cut by the next window (or,
+            # at the run's end, the record closes with run_end instead)
+            n = _close_time_cuts(out, n, device, slots, s, np.nextafter(t_end_s, -np.inf), interim_time_s)
             if final:
                 n = _emit(out, n, device, slots, s, t_end_s, CAUSE_RUN_END)
                 slots[s, S_OPEN_S] = np.nan
