@@ -72,6 +72,9 @@ NO_PROFILE = -1
 _ACTIVE_BILLED = np.int8(State.ACTIVE_BILLED)
 _DATA_EXCEEDED = int(DefaultReason.DATA)
 _SMS_EXCEEDED = int(DefaultReason.SMS)
+#: Times closer than this are the same instant (records have microsecond timestamps): a keep-alive
+#: ping that float rounding puts a hair before the next report is not sent.
+_SAME_TIME_S = 1e-6
 #: RFC 7252 §4.8 MAX_RETRANSMIT: at most this many lost copies of a CON are billed.
 _COAP_MAX_LOST = 4
 
@@ -279,6 +282,8 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
             to = next_once[i]
             topen = open_at[i]
             tp = last_tx[i] + keepalive[prof] if persistent[prof] and last_tx[i] == last_tx[i] else np.inf
+            if tp > ts - _SAME_TIME_S:  # a report due then resets the keep-alive timer instead
+                tp = np.inf
             t = min(min(ts, tmo), min(min(tmt, to), min(topen, tp)))
             if t >= t_end_s:
                 break
@@ -353,7 +358,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 # pings at tp, tp + K, ... before the next other event
                 t_stop = min(min(min(ts, tmo), min(tmt, to)), t_end_s)
                 per_ping = ping_up[prof] + ping_down[prof]
-                count = np.int64(np.ceil((t_stop - tp) / keepalive[prof]))
+                count = np.int64(np.ceil((t_stop - _SAME_TIME_S - tp) / keepalive[prof]))
                 if count < 1:
                     count = 1
                 if lim_b >= 0 and ub + count * per_ping > lim_b:
