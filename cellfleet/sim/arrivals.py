@@ -14,7 +14,10 @@ Schedules (``TrafficProfile.schedule``), for the start of each burst (one sessio
   simulated time and proportional to ``hourly_weights``; drawn exactly by inverting the
   cumulative intensity (one unit exponential, consumed hour by hour).
 
-Inside a burst the sessions are ``burst_spacing_s`` apart. For ``poisson`` and ``diurnal`` the gap
+Inside a burst the sessions are ``burst_spacing_s`` apart.
+
+Functions the kernel inlines take scalars only: numba's inlining of a call that takes arrays adds
+reference-count updates on every call, which multiplied the cost of a session by about ten. For ``poisson`` and ``diurnal`` the gap
 to the next burst is drawn after the burst's last session (a burst never overlaps the next).
 """
 
@@ -33,15 +36,15 @@ BYTES_FIXED, BYTES_UNIFORM, BYTES_EMPIRICAL = 0, 1, 2
 
 
 @nb.njit(cache=True)
-def diurnal_next_s(t_s, unit_exponential, bursts_per_s, hourly_share):
+def diurnal_next_s(t_s, unit_exponential, bursts_per_s, hourly_share, prof):
     """The first arrival after ``t_s`` of a Poisson process whose rate in UTC hour ``h`` is
-    ``bursts_per_s * 24 * hourly_share[h]``, given one unit-exponential draw."""
+    ``bursts_per_s * 24 * hourly_share[prof, h]``, given one unit-exponential draw."""
     need = unit_exponential
     t = t_s
     while True:
         hour_index = np.floor(t / SECONDS_PER_HOUR)
         hour_end = (hour_index + 1.0) * SECONDS_PER_HOUR
-        rate = bursts_per_s * 24.0 * hourly_share[int(hour_index) % 24]
+        rate = bursts_per_s * 24.0 * hourly_share[prof, int(hour_index) % 24]
         mass = rate * (hour_end - t)
         if mass >= need and rate > 0.0:
             return t + need / rate
@@ -50,14 +53,22 @@ def diurnal_next_s(t_s, unit_exponential, bursts_per_s, hourly_share):
 
 
 @nb.njit(cache=True, inline="always")
-def burst_gap_s(t_s, k, c, prof, p_sched, p_period, p_jitter, p_hourly):
-    """Start of the next burst after a burst's last session at ``t_s`` (one draw)."""
-    sched = p_sched[prof]
+def next_burst_s(t_last_s, burst_left, k, c, sched, period_s, jitter_s, burst_size, spacing_s):
+    """The session after one at ``t_last_s``: the next of its burst, or the first of the next
+    burst (one draw). Returns ``(time, sessions left in the burst, counter)``; the time is NaN for
+    a diurnal schedule, whose draw the caller makes with :func:`diurnal_next_s`.
+
+    Scalars only: an inlined call that takes arrays costs reference-count updates per session.
+    """
+    if burst_left > 0:
+        return t_last_s + spacing_s, burst_left - 1, c
+    left = burst_size - 1
+    if sched == SCHEDULE_PERIODIC:  # periods run from burst start to burst start
+        base = t_last_s - left * spacing_s
+        return base + period_s + (2.0 * uniform01(k, c) - 1.0) * jitter_s, left, c + np.uint64(1)
     if sched == SCHEDULE_POISSON:
-        return t_s + exponential1(k, c) * p_period[prof]
-    if sched == SCHEDULE_PERIODIC:
-        return t_s + p_period[prof] + (2.0 * uniform01(k, c) - 1.0) * p_jitter[prof]
-    return diurnal_next_s(t_s, exponential1(k, c), 1.0 / p_period[prof], p_hourly[prof])
+        return t_last_s + exponential1(k, c) * period_s, left, c + np.uint64(1)
+    return np.nan, left, c
 
 
 @nb.njit(cache=True, inline="always")
@@ -69,17 +80,13 @@ def first_burst_s(t_s, k, c, prof, p_sched, p_period, p_hourly):
         return t_s + exponential1(k, c) * p_period[prof]
     if sched == SCHEDULE_PERIODIC:
         return t_s + uniform01(k, c) * p_period[prof]
-    return diurnal_next_s(t_s, exponential1(k, c), 1.0 / p_period[prof], p_hourly[prof])
+    return diurnal_next_s(t_s, exponential1(k, c), 1.0 / p_period[prof], p_hourly, prof)
 
 
-@nb.njit(cache=True, inline="always")
-def payload_index(kind, a, b, emp_offset, emp_count, emp_cum, u):
-    """Index of the drawn payload among the profile's possible sizes, from one uniform ``u``:
-    ``size - min`` for uniform, 0 for fixed, the value's position for empirical."""
-    if kind == BYTES_FIXED:
-        return 0
-    if kind == BYTES_UNIFORM:
-        return np.int64(u * (b - a + 1))
+@nb.njit(cache=True)
+def empirical_index(emp_offset, emp_count, emp_cum, u):
+    """Position of the empirical value drawn by ``u`` (binary search of the cumulative
+    probabilities)."""
     lo = emp_offset
     hi = emp_offset + emp_count - 1
     while lo < hi:  # first cumulative probability above u
@@ -91,9 +98,3 @@ def payload_index(kind, a, b, emp_offset, emp_count, emp_cum, u):
     return lo - emp_offset
 
 
-@nb.njit(cache=True, inline="always")
-def payload_bytes(kind, a, index, emp_offset, emp_values):
-    """The payload (or ``raw`` volume) of a drawn index (see :func:`payload_index`)."""
-    if kind == BYTES_EMPIRICAL:
-        return emp_values[emp_offset + index]
-    return a + index

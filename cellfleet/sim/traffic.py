@@ -37,15 +37,17 @@ import numba as nb
 import numpy as np
 
 from cellfleet.sim.arrivals import (
-    SCHEDULE_PERIODIC,
-    burst_gap_s,
+    BYTES_EMPIRICAL,
+    BYTES_UNIFORM,
+    diurnal_next_s,
+    empirical_index,
     first_burst_s,
-    payload_bytes,
-    payload_index,
+    next_burst_s,
 )
 from cellfleet.sim.lifecycle import DefaultReason, State
 from cellfleet.sim.profile_table import (
     LOSS_COAP,
+    LOSS_NONE,
     LOSS_TCP,
     P_CON_BYTES,
     P_FAIL_P,
@@ -149,14 +151,12 @@ def _restart_one(i, t_s, dev, ctx, P):
 
 
 @nb.njit(cache=True, inline="always")
-def _setup_attempts(k, c, prof, P):
+def _setup_attempts(k, c, q, max_attempts):
     """Failed set-up attempts before one succeeds: ``(failed, all_failed, counter)``."""
-    fail_p, max_attempts = P[P_FAIL_P], P[P_MAX_ATTEMPTS]
-    q = fail_p[prof]
     if q <= 0.0:
         return 0, False, c
     failed = 0
-    while failed < max_attempts[prof]:
+    while failed < max_attempts:
         u = uniform01(k, c)
         c += np.uint64(1)
         if u >= q:
@@ -165,7 +165,7 @@ def _setup_attempts(k, c, prof, P):
     return failed, True, c
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def tcp_lost_bytes(k, c, q, base, writes, run_up, run_full, run_full_bytes, run_last_bytes):
     """Bytes of lost copies of data segments, in the wire model's segment order (every write's
     full segments, then its short last one): each transmission is lost with ``q`` and sent
@@ -203,28 +203,16 @@ def coap_lost_copies(k, c, q):
     return lost, c
 
 
-@nb.njit(cache=True, inline="always")
-def _exchange(k, c, prof, row, run_base, run_writes, P):
-    """Uplink/downlink bytes of one exchange at payload ``row`` with its losses:
-    ``(up, down, retransmitted, counter)``."""
-    wire_up, wire_down = P[P_WIRE_UP], P[P_WIRE_DOWN]
-    loss_kind, loss_q = P[P_LOSS_KIND], P[P_LOSS_Q]
-    run_up, run_full = P[P_RUN_UP], P[P_RUN_FULL]
-    run_full_bytes, run_last_bytes, con_bytes = P[P_RUN_FULL_BYTES], P[P_RUN_LAST_BYTES], P[P_CON_BYTES]
-    up = wire_up[row] if row >= 0 else np.int64(0)
-    down = wire_down[row] if row >= 0 else np.int64(0)
-    retx = np.int64(0)
-    kind = loss_kind[prof]
+@nb.njit(cache=True)
+def _lost_bytes(k, c, kind, q, row, run_base, run_writes, run_up, run_full, run_full_bytes, run_last_bytes, con_bytes):
+    """Bytes of the lost copies of one exchange at payload ``row`` (-1: no payload):
+    ``(uplink, downlink, counter)``."""
     if kind == LOSS_TCP:
-        lu, ld, c = tcp_lost_bytes(k, c, loss_q[prof], run_base, run_writes, run_up, run_full, run_full_bytes, run_last_bytes)
-        up += lu
-        down += ld
-        retx = lu + ld
-    elif kind == LOSS_COAP and row >= 0:
-        lost, c = coap_lost_copies(k, c, loss_q[prof])
-        retx = lost * con_bytes[row]
-        up += retx
-    return up, down, retx, c
+        return tcp_lost_bytes(k, c, q, run_base, run_writes, run_up, run_full, run_full_bytes, run_last_bytes)
+    if kind == LOSS_COAP and row >= 0:
+        lost, c = coap_lost_copies(k, c, q)
+        return lost * con_bytes[row], np.int64(0), c
+    return np.int64(0), np.int64(0), c
 
 
 @nb.njit(cache=True)
@@ -247,6 +235,10 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
      emp_cum, p_up, p_dur, sms_mo_gap, sms_mt_gap, wire_off, _wu, _wd, persistent, keepalive, open_up, open_down,
      ping_up, ping_down, _lk, _lq, run_writes, run_off, open_run_writes, open_run_off) = P[:P_HEAD]  # fmt: skip
     retry_interval, failed_up, failed_down = P[P_RETRY_INTERVAL], P[P_FAILED_UP], P[P_FAILED_DOWN]
+    fail_p, max_attempts = P[P_FAIL_P], P[P_MAX_ATTEMPTS]
+    wire_up, wire_down, loss_kind, loss_q = P[P_WIRE_UP], P[P_WIRE_DOWN], P[P_LOSS_KIND], P[P_LOSS_Q]
+    run_up, run_full, run_full_bytes, run_last_bytes = P[P_RUN_UP], P[P_RUN_FULL], P[P_RUN_FULL_BYTES], P[P_RUN_LAST_BYTES]
+    con_bytes = P[P_CON_BYTES]
     n = rows.shape[0]
     def_dev = np.empty(n, np.int64)
     def_time = np.empty(n, np.float64)
@@ -275,13 +267,17 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
         n_mt = 0
         nb_ = np.int64(0)
         recording = record_flag[i]
+        # the walk keeps the device's stream times in locals (stores to the columns would force
+        # reloads on every event) and writes them back when it ends or restarts the device
+        ts = next_sess[i]
+        tmo = next_mo[i]
+        tmt = next_mt[i]
+        to = next_once[i]
+        topen = open_at[i]
+        ltx = last_tx[i]
+        bl = burst_left[i]
         while True:
-            ts = next_sess[i]
-            tmo = next_mo[i]
-            tmt = next_mt[i]
-            to = next_once[i]
-            topen = open_at[i]
-            tp = last_tx[i] + keepalive[prof] if persistent[prof] and last_tx[i] == last_tx[i] else np.inf
+            tp = ltx + keepalive[prof] if persistent[prof] and ltx == ltx else np.inf
             if tp > ts - _SAME_TIME_S:  # a report due then resets the keep-alive timer instead
                 tp = np.inf
             t = min(min(ts, tmo), min(min(tmt, to), min(topen, tp)))
@@ -289,24 +285,34 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 break
             crossed = 0
             b = np.int64(0)  # bytes of this event (data)
-            if topen == t or (ts == t and persistent[prof] and last_tx[i] != last_tx[i]):
+            if topen == t or (ts == t and persistent[prof] and ltx != ltx):
                 # a connection set-up: at the profile start, or by a report while disconnected
-                open_at[i] = np.inf
+                topen = np.inf
                 c0 = c
-                failed, all_failed, c = _setup_attempts(k, c, prof, P)
+                failed, all_failed, c = _setup_attempts(k, c, fail_p[prof], max_attempts[prof])
                 fu = failed * failed_up[prof]
                 fd = failed * failed_down[prof]
                 if all_failed:
                     up, down, retx = fu, fd, np.int64(0)
                     kind = KIND_OPEN_FAILED
                     if ts == t:  # the report that wanted the connection is dropped
-                        ts, c = _next_session(ts, k, c, prof, i, burst_left, P)
-                        next_sess[i] = ts
+                        ts, bl, c = next_burst_s(t, bl, k, c, p_sched[prof], p_period[prof], p_jitter[prof],
+                                                 p_burst[prof], p_spacing[prof])  # fmt: skip
+                        if ts != ts:  # diurnal
+                            ts = diurnal_next_s(t, exponential1(k, c), 1.0 / p_period[prof], p_hourly, prof)
+                            c += np.uint64(1)
                 else:
-                    up, down, retx, c = _exchange(k, c, prof, -1, open_run_off[prof], open_run_writes[prof], P)
-                    up += open_up[prof] + fu
-                    down += open_down[prof] + fd
-                    last_tx[i] = t + failed * retry_interval[prof]
+                    up = open_up[prof] + fu
+                    down = open_down[prof] + fd
+                    retx = np.int64(0)
+                    if loss_kind[prof] != LOSS_NONE:
+                        lu, ld, c = _lost_bytes(k, c, loss_kind[prof], loss_q[prof], -1, open_run_off[prof],
+                                                open_run_writes[prof], run_up, run_full, run_full_bytes, run_last_bytes,
+                                                con_bytes)  # fmt: skip
+                        up += lu
+                        down += ld
+                        retx = lu + ld
+                    ltx = t + failed * retry_interval[prof]
                     kind = KIND_OPEN
                 b = up + down
                 n_s += 1
@@ -317,16 +323,22 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 once = to == t and ts != t
                 sp = once_prof[i] if once else prof
                 if once:
-                    next_once[i] = np.inf
+                    to = np.inf
                 c0 = c
-                idx = payload_index(p_bkind[sp], p_ba[sp], p_bb[sp], emp_off[sp], emp_cnt[sp], emp_cum, uniform01(k, c))
+                u = uniform01(k, c)
                 c += np.uint64(1)
-                size = payload_bytes(p_bkind[sp], p_ba[sp], idx, emp_off[sp], emp_val)
+                bkind = p_bkind[sp]
+                if bkind == BYTES_EMPIRICAL:
+                    idx = empirical_index(emp_off[sp], emp_cnt[sp], emp_cum, u)
+                    size = emp_val[emp_off[sp] + idx]
+                else:
+                    idx = np.int64(u * (p_bb[sp] - p_ba[sp] + 1)) if bkind == BYTES_UNIFORM else np.int64(0)
+                    size = p_ba[sp] + idx
                 on_connection = persistent[sp] and not once
                 failed = 0
                 all_failed = False
                 if not on_connection:
-                    failed, all_failed, c = _setup_attempts(k, c, sp, P)
+                    failed, all_failed, c = _setup_attempts(k, c, fail_p[sp], max_attempts[sp])
                 fu = failed * failed_up[sp]
                 fd = failed * failed_down[sp]
                 row = wire_off[sp]
@@ -338,12 +350,19 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                     up, down, retx = fu, fd, np.int64(0)
                 else:
                     row += idx
-                    up, down, retx, c = _exchange(k, c, sp, row, run_off[sp] + idx * run_writes[sp], run_writes[sp], P)
-                    up += fu
-                    down += fd
+                    up = wire_up[row] + fu
+                    down = wire_down[row] + fd
+                    retx = np.int64(0)
+                    if loss_kind[sp] != LOSS_NONE:
+                        lu, ld, c = _lost_bytes(k, c, loss_kind[sp], loss_q[sp], row, run_off[sp] + idx * run_writes[sp],
+                                                run_writes[sp], run_up, run_full, run_full_bytes, run_last_bytes,
+                                                con_bytes)  # fmt: skip
+                        up += lu
+                        down += ld
+                        retx = lu + ld
                 b = up + down
                 if on_connection:
-                    last_tx[i] = t
+                    ltx = t
                     kind = KIND_REPORT
                 else:
                     n_s += 1
@@ -352,8 +371,11 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                     n_ev = _put(ev, n_ev, i, t, kind, st, sp, up, down, 0 if all_failed else size, retx, fu + fd,
                                 failed, 0 if all_failed else 1, p_dur[sp] + failed * retry_interval[sp], c0)  # fmt: skip
                 if not once:
-                    ts, c = _next_session(t, k, c, prof, i, burst_left, P)
-                    next_sess[i] = ts
+                    ts, bl, c = next_burst_s(t, bl, k, c, p_sched[prof], p_period[prof], p_jitter[prof], p_burst[prof],
+                                              p_spacing[prof])  # fmt: skip
+                    if ts != ts:  # diurnal
+                        ts = diurnal_next_s(t, exponential1(k, c), 1.0 / p_period[prof], p_hourly, prof)
+                        c += np.uint64(1)
             elif tp == t:
                 # pings at tp, tp + K, ... before the next other event
                 t_stop = min(min(min(ts, tmo), min(tmt, to)), t_end_s)
@@ -364,8 +386,8 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 if lim_b >= 0 and ub + count * per_ping > lim_b:
                     count = (lim_b - ub) // per_ping + 1  # the batch ends with the crossing ping
                 b = count * per_ping
-                last_tx[i] = tp + (count - 1) * keepalive[prof]
-                t = last_tx[i]
+                ltx = tp + (count - 1) * keepalive[prof]
+                t = ltx
                 if recording:
                     n_ev = _put(ev, n_ev, i, tp, KIND_PINGS, st, prof, count * ping_up[prof], count * ping_down[prof],
                                 0, 0, 0, 0, count, keepalive[prof], c)  # fmt: skip
@@ -373,10 +395,10 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 mo = tmo == t
                 if mo:
                     n_mo += 1
-                    next_mo[i] = t + exponential1(k, c) * sms_mo_gap[prof]
+                    tmo = t + exponential1(k, c) * sms_mo_gap[prof]
                 else:
                     n_mt += 1
-                    next_mt[i] = t + exponential1(k, c) * sms_mt_gap[prof]
+                    tmt = t + exponential1(k, c) * sms_mt_gap[prof]
                 c += np.uint64(1)
                 if recording:
                     n_ev = _put(ev, n_ev, i, t, KIND_SMS_MO if mo else KIND_SMS_MT, st, prof, 0, 0, 0, 0, 0, 0, 1, 0.0, c)
@@ -402,19 +424,33 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 lim_b = limit_bytes[rp, st]
                 lim_s = limit_sms[rp, st]
                 new_prof = map_table[traffic_map[i], st]
-                connected = last_tx[i] == last_tx[i]
+                connected = ltx == ltx
                 if new_prof != prof:
                     if recording and connected:
                         n_ev = _put(ev, n_ev, i, t, KIND_RELEASE, st, prof, 0, 0, 0, 0, 0, 0, 0, 0.0, c)
                     prof = new_prof
                     ctr[i] = c
+                    next_once[i] = to
                     _restart_one(i, t, dev, ctx, P)
                     c = ctr[i]
+                    ts = next_sess[i]
+                    tmo = next_mo[i]
+                    tmt = next_mt[i]
+                    topen = open_at[i]
+                    ltx = last_tx[i]
+                    bl = burst_left[i]
                     if prof < 0:
                         break
                 elif recording and connected:
                     n_ev = _put(ev, n_ev, i, t, KIND_STATE, st, prof, 0, 0, 0, 0, 0, 0, 0, 0.0, c)
         ctr[i] = c
+        next_sess[i] = ts
+        next_mo[i] = tmo
+        next_mt[i] = tmt
+        next_once[i] = to
+        open_at[i] = topen
+        last_tx[i] = ltx
+        burst_left[i] = bl
         used_bytes[i] = ub
         used_sms[i] = us
         day_bytes[i] += nb_
@@ -428,21 +464,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
     return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], ev[: min(n_ev, ev_capacity)], n_ev
 
 
-@nb.njit(cache=True, inline="always")
-def _next_session(t_s, k, c, prof, i, burst_left, P):
-    """The session after one at ``t_s``: the next of its burst, or the next burst's first."""
-    p_sched, p_period, p_jitter, p_burst, p_spacing, p_hourly = P[:6]
-    if burst_left[i] > 0:
-        burst_left[i] -= 1
-        return t_s + p_spacing[prof], c
-    burst_left[i] = p_burst[prof] - 1
-    base = t_s
-    if p_sched[prof] == SCHEDULE_PERIODIC:  # periods run from burst start to burst start
-        base = t_s - (p_burst[prof] - 1) * p_spacing[prof]
-    return burst_gap_s(base, k, c, prof, p_sched, p_period, p_jitter, p_hourly), c + np.uint64(1)
-
-
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _put(ev, n_ev, i, t, kind, st, prof, up, down, payload, retx, failed_bytes, failed, count, span_s, ctr):
     """Append one event row if it fits (``n_ev`` counts all, see :func:`advance_window`)."""
     if n_ev < ev.shape[0]:
