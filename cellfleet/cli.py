@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cellfleet import __version__
+from cellfleet.emulator.connection import phase_packets
 from cellfleet.emulator.session import NAMED_SESSIONS, bill, named_session
 from cellfleet.emulator.wire import WireOptions
 from cellfleet.scenarios.loader import (
@@ -188,22 +189,33 @@ def traffic() -> None:
 @click.option("--qos", type=click.IntRange(0, 1), default=0, show_default=True, help="MQTT QoS.")
 @click.option("--ipv6", is_flag=True, help="IPv6 instead of IPv4.")
 @click.option("--mtu", "mtu_bytes", type=click.IntRange(min=576), default=1500, show_default=True, help="Link MTU.")
+@click.option("--phase", type=click.Choice(["session", "open", "report", "ping", "close", "failed"]), default="session",
+              show_default=True, help="A whole per-report session, a phase of a persistent MQTT connection (open, "
+              "report, ping, close), or one failed set-up attempt.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the packets and totals as JSON.")
 def traffic_explain(profile: str, payload_bytes: int, tls_version: str, qos: int, ipv6: bool, mtu_bytes: int,
-                    as_json: bool) -> None:  # fmt: skip
-    """Print every packet of one session of PROFILE with its IP size, the total on the wire vs the
-    payload, the overhead ratio and the KB billed under per-session 1 KB rounding."""
+                    phase: str, as_json: bool) -> None:  # fmt: skip
+    """Print every packet of one session of PROFILE (or one phase, see --phase) with its IP size,
+    the total on the wire vs the payload, the overhead ratio and the KB billed under per-session
+    1 KB rounding."""
     try:
         wire = WireOptions(ip_version=6 if ipv6 else 4, mtu_bytes=mtu_bytes)
         session = named_session(profile, tls_version=tls_version, qos=qos, wire=wire)
-        packets = session.packets(payload_bytes)
+        if phase == "session":
+            packets = session.packets(payload_bytes)
+        elif phase == "failed":
+            packets = session.failed_attempt_packets()
+        else:
+            packets = phase_packets(session, phase, payload_bytes)
+        if phase != "report" and phase != "session":
+            payload_bytes = 0
     except ValueError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(EXIT_BAD_INPUT)
     total = bill(packets, payload_bytes)
     if as_json:
         click.echo(json.dumps({
-            "profile": profile, "payload_bytes": payload_bytes,
+            "profile": profile, "phase": phase, "payload_bytes": payload_bytes,
             "packets": [{"direction": p.direction, "ip_bytes": p.ip_bytes, "transport_payload_bytes": p.payload_bytes,
                          "label": p.label} for p in packets],
             "uplink_bytes": total.uplink_bytes, "downlink_bytes": total.downlink_bytes,
@@ -212,7 +224,8 @@ def traffic_explain(profile: str, payload_bytes: int, tls_version: str, qos: int
             "billed_kb": total.billed_kb,
         }, indent=2))  # fmt: skip
         return
-    table = Table(title=f"{profile}: {NAMED_SESSIONS[profile][0]}; payload {payload_bytes} B, IPv{wire.ip_version}")
+    what = NAMED_SESSIONS[profile][0] if phase == "session" else f"{phase} phase"
+    table = Table(title=f"{profile}: {what}; payload {payload_bytes} B, IPv{wire.ip_version}")
     for column, justify in (("#", "right"), ("dir", "left"), ("packet", "left"), ("IP bytes", "right"),
                             ("TCP/UDP payload", "right")):  # fmt: skip
         table.add_column(column, justify=justify)
@@ -223,7 +236,10 @@ def traffic_explain(profile: str, payload_bytes: int, tls_version: str, qos: int
     out.print(f"uplink {total.uplink_bytes:,} B + downlink {total.downlink_bytes:,} B = {total.total_bytes:,} B on "
               f"the wire in {len(packets)} packets for {payload_bytes:,} B of payload")  # fmt: skip
     out.print(f"overhead {total.overhead_bytes:,} B; ratio {ratio}")
-    out.print(f"billed {total.billed_kb} KB per session (rounded up to the next 1 KB = 1024 B)")
+    if phase in ("session", "failed"):
+        out.print(f"billed {total.billed_kb} KB per session (rounded up to the next 1 KB = 1024 B)")
+    else:
+        out.print("billed within its connection's session record (rounded up to the next 1 KB per record)")
 
 
 def _sim_time_s(text: str, option: str) -> float:

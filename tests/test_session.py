@@ -118,3 +118,19 @@ def test_traffic_explain_cli() -> None:
     assert "ClientHello" in text
     bad = _cli("traffic", "explain", "carrier-pigeon")
     assert bad.returncode == 2 and "mqtt-tls" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_traffic_explain_phases_cli() -> None:
+    """One keep-alive on an open MQTT connection, by hand: PINGREQ and PINGRESP are 2 bytes each
+    (MQTT 3.1.1 §3.12, §3.13) in segments of 20 B IPv4 + 32 B TCP (20 + 12 B timestamps option),
+    then the device's delayed ACK fires (52 B). A failed set-up is the SYN sent three times:
+    3 x (20 + 20 + 20 B of SYN options)."""
+    ping = json.loads(_cli("traffic", "explain", "mqtt", "--phase", "ping", "--json").stdout)
+    assert [p["ip_bytes"] for p in ping["packets"]] == [54, 54, 52]
+    assert (ping["uplink_bytes"], ping["downlink_bytes"], ping["phase"]) == (106, 54, "ping")
+    failed = json.loads(_cli("traffic", "explain", "https", "--phase", "failed", "--json").stdout)
+    assert (failed["uplink_bytes"], failed["downlink_bytes"], len(failed["packets"])) == (180, 0, 3)
+    report = _cli("traffic", "explain", "mqtt-tls", "--phase", "report", "--payload", "100").stdout
+    assert "billed within its connection's session record" in report
+    bad = _cli("traffic", "explain", "coap", "--phase", "ping")
+    assert bad.returncode == 2 and "no persistent-connection phases" in bad.stderr and "Traceback" not in bad.stderr

@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
+from cellfleet.emulator.certificates import placeholder_certificate
 from cellfleet.emulator.tls import TlsProfile, TlsWrite, teardown_writes
 from cellfleet.emulator.tls_constants import (
     CLIENT_CERT_TYPE,
@@ -45,8 +46,10 @@ from cellfleet.emulator.tls_plan import flight_label, flights, layout_records
 
 class ScapyEncoder:
     """The messages of :class:`SizeEncoder`, encoded by ``scapy.layers.tls`` (4-byte header
-    included).  Keys, randoms, signatures and certificates are placeholder bytes of the right
-    length; only the lengths and structure matter here."""
+    included).  Keys, randoms and signatures are placeholder bytes of the right length; only
+    the lengths and structure matter here.  Certificates are real DER X.509 certificates of the
+    right length (:mod:`cellfleet.emulator.certificates`), since TLS 1.2 sends them in the
+    clear and tshark dissects them."""
 
     def __init__(self) -> None:
         import scapy.layers.tls.all  # noqa: F401  (registers every TLS layer)
@@ -251,7 +254,9 @@ class ScapyEncoder:
         )
 
     def certificate(self, p: TlsProfile, chain_bytes: Iterable[int]) -> bytes:
-        """TLSCertificate / TLS13Certificate with opaque certificate blobs of the given sizes."""
+        """TLSCertificate / TLS13Certificate carrying, for each size, a valid DER X.509
+        certificate of exactly that many bytes (:func:`placeholder_certificate`): TLS 1.2 sends
+        it in the clear and tshark parses it (RFC 5246 §7.4.2)."""
         from scapy.layers.tls.handshake import (
             TLS13Certificate,
             TLSCertificate,
@@ -260,14 +265,17 @@ class ScapyEncoder:
 
         if p.version == "1.3":
             entries = [
-                _ASN1CertAndExt(cert=(n, b"\x00" * n), ext=[]) for n in chain_bytes
+                _ASN1CertAndExt(cert=(n, placeholder_certificate(n)), ext=[])
+                for n in chain_bytes
             ]
             return bytes(
                 TLS13Certificate(
                     cert_req_ctxt=b"", certs=entries, tls_session=self.session13
                 )
             )
-        return bytes(TLSCertificate(certs=[(n, b"\x00" * n) for n in chain_bytes]))
+        return bytes(
+            TLSCertificate(certs=[(n, placeholder_certificate(n)) for n in chain_bytes])
+        )
 
     def _signature(self, p: TlsProfile):
         from scapy.layers.tls.keyexchange import _TLSSignature
