@@ -399,6 +399,37 @@ def test_tshark_reports_no_expert_errors_or_malformed_packets(capture):
     )
 
 
+@pytest.mark.parametrize("name", ["https", "mqtt-tls"])
+def test_tshark_parses_tls12_certificates_without_warnings(tmp_path, name):
+    """TLS 1.2 sends Certificate in the clear (RFC 5246 §7.4.2): tshark dissects each entry as
+    DER X.509, so the placeholders must be real certificates of the modelled sizes."""
+    path = tmp_path / f"{name}-tls12.pcap"
+    session = named_session(name, tls_version="1.2")
+    summary = write_pcap(
+        path,
+        [SessionOnWire(1.0, session, 100, 0)],
+        start_epoch_s=START_EPOCH_S,
+        device_address_v4="10.0.0.4",
+        device_address_v6="2001:db8:0:4::1",
+    )
+    assert _tshark(path, "-q", "-z", "expert,warn").strip() == ""
+    assert (
+        _fields(path, "_ws.malformed or _ws.expert.severity >= warning", "frame.number")
+        == []
+    )
+    up, down = session.totals(100)
+    rows = _fields(path, None, "ip.len")
+    assert sum(int(r[0]) for r in rows) == int(up) + int(down) == summary.ip_bytes
+    # the server's chain, each certificate dissected with its subject
+    certificates = _fields(
+        path, "tls.handshake.type == 11", "tls.handshake.certificate_length"
+    )
+    chain = session.security.certificate_chain_bytes
+    assert certificates == [[",".join(str(n) for n in chain)]]
+    names = _fields(path, "tls.handshake.type == 11", "x509sat.uTF8String")
+    assert names == [[",".join(["cellfleet test CA", "api.example.com"] * len(chain))]]
+
+
 def test_tshark_expert_check_does_catch_a_bad_checksum(tmp_path):
     """The oracle of the test above: a corrupted TCP checksum is reported as an Error."""
     path = tmp_path / "bad.pcap"

@@ -1079,6 +1079,16 @@ SEND_ONCE_CASES = [
         ],
         id="interim-bounds",
     ),
+    pytest.param(
+        {3: "duration_days: 30\noutputs: {pcap: {devices: 2, from_day: 3, to_day: 1}}"},
+        ["s.yaml:4: outputs.pcap.to_day: must be after from_day (3), got 1"],
+        id="pcap-window",
+    ),
+    pytest.param(
+        {3: "duration_days: 30\noutputs: {sessions: {mode: 'off'}, pcap: {devices: 2}}"},
+        ["s.yaml:4: outputs.pcap.devices: needs recorded devices; sessions.mode is 'off'"],
+        id="pcap-needs-recorded-devices",
+    ),
 ]
 
 

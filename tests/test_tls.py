@@ -5,19 +5,23 @@ Hand computations cite the RFC structure they sum; ``<n>`` marks an n-byte lengt
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cellfleet.emulator import tls
+from cellfleet.emulator import certificates, tls
+from cellfleet.emulator.certificates import placeholder_certificate
 from cellfleet.emulator.dtls import dtls_handshake_datagrams, dtls_protect
 from cellfleet.emulator.dtls_scapy import (
     scapy_dtls_handshake_datagrams,
     scapy_dtls_protect,
 )
+from cellfleet.emulator.session import NAMED_SESSIONS, named_session
 from cellfleet.emulator.tls import (
     TlsProfile,
     close_notify_bytes,
@@ -446,6 +450,99 @@ def test_dtls_model_equals_scapy(profile):
     assert all(size <= profile.dtls_max_datagram_bytes for _, size, _ in model)
     datagrams = [("up", size, "coap") for size in (0, 1, 20, 1024)]
     assert dtls_protect(datagrams, profile) == scapy_dtls_protect(datagrams, profile)
+
+
+# --- Placeholder certificates (TLS 1.2 sends them in the clear) -------------------------------------
+
+#: Every certificate size a profile here or a named session uses, plus a grid of others and the
+#: sizes just past DER length-of-length steps (248..260: without/with the comment extension and
+#: the outer SEQUENCE's 255/256 step; 336..338: the TBSCertificate's 255/256 step).
+MODEL_CERTIFICATE_SIZES = sorted(
+    {
+        n
+        for p in [
+            TlsProfile(),
+            *HANDSHAKE_GRID,
+            *DTLS_GRID,
+            *(named_session(name).security for name in NAMED_SESSIONS),
+        ]
+        if p is not None
+        for n in (*p.certificate_chain_bytes, p.client_certificate_bytes)
+        if n is not None
+    }
+)
+CERTIFICATE_SIZES = sorted(
+    set(MODEL_CERTIFICATE_SIZES)
+    | set(range(300, 4001, 97))
+    | {229, 230, 248, 249, 250, 258, 260, 336, 337, 338, 2**14, 65539, 65541, 65618}
+)
+
+
+def test_model_certificate_sizes_are_the_expected_ones():
+    assert MODEL_CERTIFICATE_SIZES == [400, 700, 900, 1100, 1200, 9000]
+
+
+@pytest.mark.parametrize("n", CERTIFICATE_SIZES)
+def test_placeholder_certificate_is_valid_der_of_exactly_n_bytes(n):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    der = placeholder_certificate(n)
+    assert len(der) == n
+    cert = x509.load_der_x509_certificate(der)
+    assert cert.public_bytes(serialization.Encoding.DER) == der
+    assert cert.version == x509.Version.v3
+    common_name = NameOID.COMMON_NAME
+    assert (
+        cert.subject.get_attributes_for_oid(common_name)[0].value == "api.example.com"
+    )
+    assert (
+        cert.issuer.get_attributes_for_oid(common_name)[0].value == "cellfleet test CA"
+    )
+    assert all(not ext.critical for ext in cert.extensions)
+    # signed by the fixed CA key (Ed25519, or Ed448 past a TBSCertificate length step)
+    signer = {
+        x509.SignatureAlgorithmOID.ED25519: "ed25519",
+        x509.SignatureAlgorithmOID.ED448: "ed448",
+    }[cert.signature_algorithm_oid]
+    certificates._keys()[signer].public_key().verify(
+        cert.signature, cert.tbs_certificate_bytes
+    )
+    # deterministic: built again from scratch (not the cache), the same bytes
+    assert placeholder_certificate.__wrapped__(n) == der
+
+
+#: SHA-256 of the 1200-byte placeholder; changes only if the certificate's recipe changes.
+PINNED_1200_SHA256 = "2eb6e7af9331d70a3eb9c4f0aff30a9e6a70f33b02d7ac287ce14c5be9173d32"
+
+
+def test_placeholder_certificate_bytes_are_pinned():
+    # Byte-identical pcaps for the same seed need byte-identical certificates across runs and
+    # machines: fixed keys, fixed fields, deterministic EdDSA signatures (RFC 8032 §5.1.6).
+    digest = hashlib.sha256(placeholder_certificate(1200)).hexdigest()
+    assert digest == PINNED_1200_SHA256
+
+
+@pytest.mark.parametrize("n", [1, 100, 228, 259, 65540])
+def test_impossible_certificate_sizes_are_rejected(n):
+    # Below the smallest certificate built here, or an outer SEQUENCE whose content would need
+    # 255.5 or 65535.5 bytes (X.690 §8.1.3.5: 258 -> 260 and 65539 -> 65541 bytes).
+    with pytest.raises(ValueError, match=f"{n} bytes"):
+        placeholder_certificate.__wrapped__(n)
+
+
+def test_tls12_certificate_message_carries_the_placeholders():
+    from scapy.layers.tls.handshake import TLSCertificate
+    from scapy.layers.tls.record import TLS
+
+    sizes = (1200, 337, 249)
+    record = scapy_handshake_records(
+        TlsProfile(version="1.2", certificate_chain_bytes=sizes)
+    )[1][1]
+    assert [n for n, _ in TLS(record)[TLSCertificate].certs] == list(sizes)
+    # certificate_list: <3> length, then each ASN.1Cert as <3> length + DER (RFC 5246 §7.4.2)
+    entries = b"".join(n.to_bytes(3, "big") + placeholder_certificate(n) for n in sizes)
+    assert len(entries).to_bytes(3, "big") + entries in record
 
 
 # --- Validation --------------------------------------------------------------------------------------

@@ -38,10 +38,10 @@ import hashlib
 COMMENT_OID = "2.16.840.1.113730.1.13"
 LEAF_COMMON_NAME = "api.example.com"
 ISSUER_COMMON_NAME = "cellfleet test CA"
-NOT_BEFORE = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+NOT_BEFORE = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 #: UTCTime (the usual choice); the GeneralizedTime alternative is two bytes longer.
-NOT_AFTER = datetime.datetime(2034, 1, 1, tzinfo=datetime.timezone.utc)
-NOT_AFTER_GENERALIZED = datetime.datetime(2050, 1, 1, tzinfo=datetime.timezone.utc)
+NOT_AFTER = datetime.datetime(2034, 1, 1, tzinfo=datetime.UTC)
+NOT_AFTER_GENERALIZED = datetime.datetime(2050, 1, 1, tzinfo=datetime.UTC)
 #: RFC 5280 §4.1.2.2: serial numbers are at most 20 octets.
 MAX_SERIAL_OCTETS = 20
 _CA_SEED = hashlib.sha512(b"cellfleet test CA key").digest()
@@ -83,7 +83,9 @@ def _ia5string(chars: int) -> bytes:
     return b"\x16" + _der_length(chars) + text
 
 
-def _build(signer: str, generalized: bool, serial_octets: int, comment: int | None) -> bytes:
+def _build(
+    signer: str, generalized: bool, serial_octets: int, comment: int | None
+) -> bytes:
     """DER of one placeholder certificate; ``comment=None``: no comment extension."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -92,8 +94,12 @@ def _build(signer: str, generalized: bool, serial_octets: int, comment: int | No
     keys = _keys()
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LEAF_COMMON_NAME)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ISSUER_COMMON_NAME)]))
+        .subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LEAF_COMMON_NAME)])
+        )
+        .issuer_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ISSUER_COMMON_NAME)])
+        )
         .public_key(keys["leaf"])
         .serial_number(_serial(serial_octets))
         .not_valid_before(NOT_BEFORE)
@@ -101,7 +107,9 @@ def _build(signer: str, generalized: bool, serial_octets: int, comment: int | No
     )
     if comment is not None:
         builder = builder.add_extension(
-            x509.UnrecognizedExtension(x509.ObjectIdentifier(COMMENT_OID), _ia5string(comment)),
+            x509.UnrecognizedExtension(
+                x509.ObjectIdentifier(COMMENT_OID), _ia5string(comment)
+            ),
             critical=False,
         )
     return builder.sign(keys[signer], None).public_bytes(Encoding.DER)

@@ -390,6 +390,7 @@ def write_pcap(
                 writer.write_packet(raw, sec=sec, usec=usec)
         finally:
             writer.close()
+        os.chmod(tmp_path, 0o644)  # mkstemp makes it private; a capture is for sharing like the tables
         os.replace(tmp_path, path)
     except BaseException:
         os.unlink(tmp_path)

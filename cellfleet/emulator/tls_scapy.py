@@ -366,7 +366,7 @@ class ScapyEncoder:
         if p.version == "1.3":
             nst = TLS13NewSessionTicket(
                 ticket_lifetime=7200,
-                ticket_age_add=0,
+                ticket_age_add=1,  # scapy draws a random value for 0 (os.urandom): captures must repeat
                 ticket_nonce=b"\x00" * p.ticket_nonce_bytes,
                 ticket=ticket,
                 ext=[],

@@ -23,7 +23,9 @@ from cellfleet.sim.profile_table import COAP_MAX_RETRANSMIT
 from cellfleet.sim.rand import device_keys, uniform01
 from cellfleet.sim.records import start_epoch_s
 from cellfleet.sim.traffic import (
+    EV_COLUMNS,
     EV_COUNT,
+    EV_DEVICE,
     EV_CTR,
     EV_DOWN,
     EV_FAILED_ATTEMPTS,
@@ -47,6 +49,10 @@ DATA_KINDS = (KIND_SESSION, KIND_ONCE, KIND_OPEN, KIND_OPEN_FAILED, KIND_REPORT,
 
 class CaptureError(ValueError):
     """The capture cannot be made as asked (device out of range, raw profiles in the window)."""
+
+
+#: Packet captures of ``outputs.pcap`` go to this folder of the run directory.
+PCAP_DIR = "pcap"
 
 
 @dataclass(frozen=True)
@@ -154,31 +160,30 @@ class _Exchanges:
         return out
 
 
-def capture_device(scenario, device: int, path: Path, from_s: float = 0.0, to_s: float | None = None) -> Capture:
-    """Write the packets of ``device``'s exchanges that start in ``[from_s, to_s)`` to ``path``."""
+def write_device_pcap(scenario, device: int, events: np.ndarray, path: Path, from_s: float, to_s: float,
+                      raw: str = "error") -> Capture:  # fmt: skip
+    """Write ``device``'s exchanges that start in ``[from_s, to_s)`` from its kernel ``events``
+    (every event of the run, in order). Exchanges of ``raw`` profiles have no packets: ``raw``
+    says whether they raise :class:`CaptureError` (``error``) or are left out (``skip``)."""
     from cellfleet.emulator.pcap import device_addresses, write_pcap  # scapy: lazy
 
-    if not 0 <= device < scenario.total_devices:
-        raise CaptureError(f"--device must be in 0..{scenario.total_devices - 1}, got {device}")
-    end_s = scenario.duration_days * 86400.0 if to_s is None else to_s
-    if end_s <= from_s:
-        raise CaptureError(f"--to must be after --from ({from_s:g} s), got {end_s:g} s")
-    batches: list[np.ndarray] = []
-    FleetEngine(scenario, _NoRecords(), record_devices=np.array([device]), on_events=batches.append).run()
-    events = np.concatenate(batches) if batches else np.zeros((0, EV_PROFILE + 1))
-    in_window = (events[:, EV_TIME_S] >= from_s) & (events[:, EV_TIME_S] < end_s)
-    data = in_window & np.isin(events[:, EV_KIND], DATA_KINDS)
-    raw = sorted({scenario.traffic_profiles[int(p)].name for p in events[data, EV_PROFILE]
-                  if scenario.traffic_profiles[int(p)].protocol == "raw"})  # fmt: skip
-    if raw:
+    profiles = scenario.traffic_profiles
+    in_window = (events[:, EV_TIME_S] >= from_s) & (events[:, EV_TIME_S] < to_s)
+    exchange = np.isin(events[:, EV_KIND], DATA_KINDS)
+    data = in_window & exchange
+    raw_profile = np.array([p.protocol == "raw" for p in profiles], dtype=bool)
+    is_raw = exchange & raw_profile[np.where(exchange, events[:, EV_PROFILE], 0).astype(np.int64)]
+    if raw == "error" and (data & is_raw).any():
+        names = sorted({profiles[int(p)].name for p in events[data & is_raw, EV_PROFILE]})
         raise CaptureError(
-            f"traffic profile(s) {', '.join(raw)} of device {device} have protocol 'raw' (a volume, not "
+            f"traffic profile(s) {', '.join(names)} of device {device} have protocol 'raw' (a volume, not "
             "packets); give them a protocol to export packets"
         )
+    data &= ~is_raw
     builder = _Exchanges(scenario, device)
     exchanges = []
     for k in range(events.shape[0]):  # every event, so connections are numbered as they happen
-        built = builder.of_event(events[k])
+        built = builder.of_event(events[k]) if not is_raw[k] else []
         if data[k]:
             exchanges += built
     v4, v6 = device_addresses(device)
@@ -186,6 +191,40 @@ def capture_device(scenario, device: int, path: Path, from_s: float = 0.0, to_s:
                          device_address_v6=v6)  # fmt: skip
     recorded = int(events[data, EV_UP].sum() + events[data, EV_DOWN].sum())
     return Capture(path, len(exchanges), summary.packets, summary.ip_bytes, recorded)
+
+
+def capture_device(scenario, device: int, path: Path, from_s: float = 0.0, to_s: float | None = None) -> Capture:
+    """Run ``scenario`` recording only ``device`` and write the packets of its exchanges that start
+    in ``[from_s, to_s)`` to ``path``."""
+    if not 0 <= device < scenario.total_devices:
+        raise CaptureError(f"--device must be in 0..{scenario.total_devices - 1}, got {device}")
+    end_s = scenario.duration_days * 86400.0 if to_s is None else to_s
+    if end_s <= from_s:
+        raise CaptureError(f"--to must be after --from ({from_s:g} s), got {end_s:g} s")
+    batches: list[np.ndarray] = []
+    FleetEngine(scenario, _NoRecords(), record_devices=np.array([device]), on_events=batches.append).run()
+    events = np.concatenate(batches) if batches else np.zeros((0, EV_COLUMNS))
+    return write_device_pcap(scenario, device, events, path, from_s, end_s)
+
+
+class EventCollector:
+    """Keeps the kernel events of a few devices during a run (``FleetEngine(on_events=...)``)."""
+
+    def __init__(self, devices: np.ndarray) -> None:
+        self.devices = np.asarray(devices, dtype=np.int64)
+        self.batches: list[np.ndarray] = []
+
+    def __call__(self, events: np.ndarray) -> None:
+        keep = np.isin(events[:, EV_DEVICE].astype(np.int64), self.devices)
+        if keep.any():
+            self.batches.append(events[keep])
+
+    def of(self, device: int) -> np.ndarray:
+        """The events of ``device``, in kernel order."""
+        if not self.batches:
+            return np.zeros((0, EV_COLUMNS))
+        events = np.concatenate(self.batches)
+        return events[events[:, EV_DEVICE] == device]
 
 
 class _NoRecords:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from cellfleet.scenarios.loader import scenario_to_yaml
+from cellfleet.sim.capture import PCAP_DIR, EventCollector, write_device_pcap
 from cellfleet.sim.engine import FleetEngine, ProgressCallback, RunCounts
 from cellfleet.sim.outputs import ParquetSink, RunDirectory, package_versions
+from cellfleet.sim.rand import stream
 from cellfleet.sim.records import SCHEMAS
 
 
@@ -58,6 +63,31 @@ class _StopOnSignal:
             signal.signal(sig, handler)
 
 
+def _pcap_collector(scenario, engine: FleetEngine) -> EventCollector | None:
+    """Events of ``outputs.pcap.devices`` devices drawn (seeded) from the recorded ones."""
+    wanted = scenario.outputs.pcap.devices
+    recorded = np.flatnonzero(engine.record_flag)
+    if wanted == 0 or recorded.size == 0:
+        return None
+    picked = stream(scenario.seed, "outputs/pcap-sample").choice(recorded, size=min(wanted, recorded.size), replace=False)
+    return EventCollector(np.sort(picked))
+
+
+def _write_pcaps(scenario, collector: EventCollector, folder: Path) -> list[dict]:
+    """One capture per collected device over the ``outputs.pcap`` window (``raw`` profiles, which
+    are volumes and not packets, are left out)."""
+    cfg = scenario.outputs.pcap
+    folder.mkdir(exist_ok=True)
+    out = []
+    for device in collector.devices.tolist():
+        path = folder / f"device-{device}.pcap"
+        cap = write_device_pcap(scenario, device, collector.of(device), path, cfg.from_day * 86400.0,
+                                cfg.to_day * 86400.0, raw="skip")  # fmt: skip
+        out.append({"device": device, "file": f"{PCAP_DIR}/{path.name}", "exchanges": cap.exchanges,
+                    "packets": cap.packets, "ip_bytes": cap.ip_bytes})  # fmt: skip
+    return out
+
+
 def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = None) -> RunResult:
     """Simulate ``scenario`` and write its tables to ``out_dir``.
 
@@ -77,15 +107,23 @@ def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = No
     }
     run_dir = RunDirectory(out_dir)
     run_dir.prepare(resolved_yaml, base)
-    tables = tuple(t for t in SCHEMAS if t != "sessions" or scenario.outputs.sessions.mode != "off")
+    recorded_tables = ("sessions", "sms")
+    tables = tuple(t for t in SCHEMAS if t not in recorded_tables or scenario.outputs.sessions.mode != "off")
     sink = ParquetSink(run_dir.path, tables, csv=scenario.outputs.csv)
     started = time.perf_counter()
+    pcaps: list[dict] = []
     try:
         with _StopOnSignal() as stop:
-            counts = FleetEngine(scenario, sink, progress=progress, stop_requested=stop.requested).run()
+            engine = FleetEngine(scenario, sink, progress=progress, stop_requested=stop.requested)
+            collector = _pcap_collector(scenario, engine)
+            engine.on_events = collector
+            counts = engine.run()
+        if collector is not None:
+            pcaps = _write_pcaps(scenario, collector, run_dir.path / PCAP_DIR)
         files = sink.commit()
     except BaseException as exc:
         sink.abort()
+        shutil.rmtree(run_dir.path / PCAP_DIR, ignore_errors=True)
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         run_dir.write_summary({**base, "status": "incomplete", "reason": reason,
                                "wall_time_s": round(time.perf_counter() - started, 3)})  # fmt: skip
@@ -100,5 +138,7 @@ def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = No
         "counts": {**asdict(counts), "defaulted": counts.defaulted},
         "tables": {name: {"file": files[name], "rows": sink.rows[name]} for name in tables},
     }
+    if pcaps:
+        summary["pcaps"] = pcaps
     run_dir.write_summary(summary)
     return RunResult(counts=counts, wall_time_s=wall, summary=summary)
