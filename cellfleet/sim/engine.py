@@ -164,6 +164,7 @@ class FleetEngine:
         interim = scenario.outputs.sessions
         self.cutter = RecordCutter(recorded_rows, self.cols.size, interim.interim_time_s, interim.interim_volume_bytes)
         self._ctx = (self.map_table, self._limits_bytes, self._limits_sms)
+        self._profile_args = self.profiles.kernel_args()
         # defaulting lookups by [from_state, DefaultReason]: reason vocabulary codes and counts
         self._defaulting_action = np.zeros(len(State), np.int8)
         self._default_reason_codes = np.zeros((len(State), len(DefaultReason)), np.int32)
@@ -256,7 +257,7 @@ class FleetEngine:
             return
         capacity = event_capacity(self._recorded_devices, t_s - self._t_now, self._min_gap_s, self._max_burst)
         def_dev, def_time, def_from, def_reason, events, n_events = advance_window(
-            self._all_rows, t_s, self.record_flag, capacity, self.cols.kernel_columns(), self._ctx, self.profiles.kernel_args()
+            self._all_rows, t_s, self.record_flag, capacity, self.cols.kernel_columns(), self._ctx, self._profile_args
         )
         if n_events > capacity:
             raise RuntimeError(
@@ -384,7 +385,7 @@ class FleetEngine:
         self._emit_records(self.cutter.cut(marks, t))
 
     def _restart(self, rows: np.ndarray, t: float) -> None:
-        restart_arrivals(rows, t, self.cols.kernel_columns(), self._ctx, self.profiles.kernel_args())
+        restart_arrivals(rows, t, self.cols.kernel_columns(), self._ctx, self._profile_args)
 
     def _schedule_expiries(self, rows: np.ndarray, state: State, entry_s: float) -> None:
         """Schedule the days-limit of the test periods that ``rows`` start at ``entry_s``.

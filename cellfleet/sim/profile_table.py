@@ -12,7 +12,7 @@ a connection's open phase and one keep-alive ping (persistent), and one failed s
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -102,6 +102,7 @@ class ProfileTable:
     retry_interval_s: np.ndarray  # float64
     failed_up: np.ndarray  # int64: one failed attempt
     failed_down: np.ndarray  # int64
+    plain: np.ndarray  # bool: per-report sessions without losses or failures (the kernel's fast loop)
 
     @classmethod
     def from_profiles(cls, profiles) -> "ProfileTable":
@@ -112,8 +113,9 @@ class ProfileTable:
         return b.table()
 
     def kernel_args(self) -> tuple:
-        """All arrays, in field order: the kernel's profile tuple."""
-        return astuple(self)
+        """All arrays, in field order: the kernel's profile tuple (the arrays themselves, not
+        copies as ``dataclasses.astuple`` would make)."""
+        return tuple(getattr(self, name) for name in _FIELDS)
 
     @property
     def min_session_gap_s(self) -> float:
@@ -126,12 +128,12 @@ class ProfileTable:
 
 #: Positions in :meth:`ProfileTable.kernel_args` of the arrays the kernel reads one by one.
 _FIELDS = list(ProfileTable.__dataclass_fields__)
-(P_SMS_MO_GAP, P_SMS_MT_GAP, P_WIRE_UP, P_WIRE_DOWN, P_PERSISTENT, P_LOSS_KIND, P_LOSS_Q, P_RUN_UP, P_RUN_FULL,
- P_RUN_FULL_BYTES, P_RUN_LAST_BYTES, P_CON_BYTES, P_FAIL_P, P_MAX_ATTEMPTS, P_RETRY_INTERVAL, P_FAILED_UP,
- P_FAILED_DOWN) = (_FIELDS.index(name) for name in (
-    "sms_mo_gap_s", "sms_mt_gap_s", "wire_up", "wire_down", "persistent", "loss_kind", "loss_q", "run_up", "run_full",
-    "run_full_bytes", "run_last_bytes", "con_bytes", "fail_p", "max_attempts", "retry_interval_s", "failed_up",
-    "failed_down"))  # fmt: skip
+(P_PLAIN, P_SMS_MO_GAP, P_SMS_MT_GAP, P_WIRE_UP, P_WIRE_DOWN, P_PERSISTENT, P_LOSS_KIND, P_LOSS_Q, P_RUN_WRITES, P_RUN_OFFSET,
+ P_RUN_UP, P_RUN_FULL, P_RUN_FULL_BYTES, P_RUN_LAST_BYTES, P_CON_BYTES, P_FAIL_P, P_MAX_ATTEMPTS, P_RETRY_INTERVAL,
+ P_FAILED_UP, P_FAILED_DOWN) = (_FIELDS.index(name) for name in (
+    "plain", "sms_mo_gap_s", "sms_mt_gap_s", "wire_up", "wire_down", "persistent", "loss_kind", "loss_q", "run_writes",
+    "run_offset", "run_up", "run_full", "run_full_bytes", "run_last_bytes", "con_bytes", "fail_p", "max_attempts",
+    "retry_interval_s", "failed_up", "failed_down"))  # fmt: skip
 #: The kernel unpacks the first ``P_HEAD`` arrays at once, in this order.
 P_HEAD_FIELDS = (
     "schedule", "burst_period_s", "jitter_s", "burst_size", "burst_spacing_s", "hourly_share", "bytes_kind", "bytes_a",
@@ -287,5 +289,6 @@ class _Builder:
         for name, value in out.items():
             out[name] = np.ascontiguousarray(value, dtype=casts.get(name, np.float64))
         out["hourly_share"] = out["hourly_share"].reshape(-1, 24)
+        out["plain"] = ~out["persistent"] & (out["loss_q"] == 0) & (out["fail_p"] == 0)
         return ProfileTable(**out)
 
