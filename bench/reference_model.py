@@ -74,8 +74,10 @@ class ReferenceModel:
 
         # Per-state traffic profile -> (session rate /s, kind, a, b, sms rate /s, up fraction, duration)
         self.profile = {}
+        self.profile_name = ""
         for key, name in group.traffic_by_state().items():
             prof = scenario.traffic_profile(name)
+            self.profile_name = self.profile_name or (prof.name if prof is not None else "")
             if prof is None:
                 self.profile[int(State[key.upper()])] = None
                 continue
@@ -132,6 +134,7 @@ class ReferenceModel:
         self.daily = {k: [] for k in ("device", "day", "bytes", "sessions", "sms", "state")}
         self.changes = {k: [] for k in ("device", "time_s", "from", "to", "action", "actor", "reason", "fee")}
         self.sess = {k: [] for k in ("device", "start", "duration", "state", "up", "down")}
+        self.sms = {k: [] for k in ("device", "time", "state")}
         self.fleet_daily: list[dict] = []
         self.defaults_today = 0
         self.defaulted = Counter()
@@ -213,6 +216,10 @@ class ReferenceModel:
             elif t == next_sms:
                 day_sms += 1
                 tot_sms += 1
+                if sampled:
+                    self.sms["device"].append(i)
+                    self.sms["time"].append(t)
+                    self.sms["state"].append(st)
                 next_sms = t + expo(sms_rate)
                 if st in TEST_STATES:
                     lim = allow[st][1]
@@ -358,17 +365,40 @@ class ReferenceModel:
             label(c["actor"], pa.array(["scenario", "system"])), names(c["reason"]), label(c["fee"], fee_dict),
         ]  # fmt: skip
         s = self.sess
+        group = self.scenario.fleet[0]
         if self.session_table:
             order = sorted(range(len(s["device"])), key=lambda k: (s["start"][k], s["device"][k]))
             col = lambda key: [s[key][k] for k in order]  # noqa: E731
-            up, down = col("up"), col("down")
+            up, down, dev, start = col("up"), col("down"), col("device"), col("start")
+            total = [u + w for u, w in zip(up, down)]
+            seq: Counter = Counter()
+            session_id = []
+            for d in dev:
+                session_id.append((d << 32) + seq[d])
+                seq[d] += 1
+            n = len(order)
+            end = [a + b for a, b in zip(start, col("duration"))]
+            iccid, imsi, imei = identities(dev)
+            zeros = pa.array([0] * n, pa.int64())
             tables["sessions"] = [
-                pa.array(range(len(order)), pa.int64()), pa.array(col("device"), pa.int64()),
-                pa.array(col("start"), pa.float64()), ts(col("start")), pa.array(col("duration"), pa.float64()),
-                label(col("state"), state_dict), pa.array(up, pa.int64()), pa.array(down, pa.int64()),
-                pa.array([u + w for u, w in zip(up, down)], pa.int64()),
+                pa.array(range(n), pa.int64()), pa.array(session_id, pa.int64()), pa.array([0] * n, pa.int32()),
+                pa.array(dev, pa.int64()), *(names(x.to_pylist()) for x in (iccid, imsi, imei)),
+                names([group.account] * n), names([group.report_group] * n), names([group.rate_plan] * n),
+                label(col("state"), state_dict), pa.array(start, pa.float64()), ts(start), ts(end),
+                pa.array(col("duration"), pa.float64()), names([self.profile_name] * n), label([0] * n, pa.array(["IPv4"])),
+                label([0] * n, pa.array(["LTE-M"])), label([0] * n, pa.array(["00101"])), names([self.profile_name] * n),
+                names(["raw"] * n), pa.array(up, pa.int64()), pa.array(down, pa.int64()), pa.array(total, pa.int64()),
+                pa.array(total, pa.int64()), zeros, zeros, zeros, pa.array([0] * n, pa.int32()),
+                pa.array([1] * n, pa.int32()), pa.array([0] * n, pa.int32()), label([0] * n, pa.array(["normal_release"])),
             ]  # fmt: skip
-        group = self.scenario.fleet[0]
+            m = self.sms
+            n = len(m["device"])
+            sms_iccid, sms_imsi, _ = identities(m["device"])
+            tables["sms"] = [
+                pa.array(range(n), pa.int64()), pa.array(m["device"], pa.int64()), names(sms_iccid.to_pylist()),
+                names(sms_imsi.to_pylist()), pa.array(m["time"], pa.float64()), ts(m["time"]),
+                label([0] * n, pa.array(["MO", "MT"])), label(m["state"], state_dict), label([0] * n, pa.array(["delivered"])),
+            ]  # fmt: skip
         iccid = [_iccid(i) for i in range(self.n)]
         imsi = [f"00101{i:010d}" for i in range(self.n)]
         imei = identities(self.n)[2]

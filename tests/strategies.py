@@ -206,7 +206,9 @@ def profiles(draw, name, persistent: bool = False):
         protocol = draw(st.sampled_from(["mqtt", "mqtt-tls", "http", "https", "coap", "coap-dtls", "udp",
                                          "http-download", "https-download"]))
         prof["protocol"] = protocol
-        if protocol != "udp" and draw(st.booleans()):
+        if protocol in ("coap", "coap-dtls") and draw(st.integers(0, 3)) == 0:
+            prof["coap_type"] = "non-confirmable"
+        elif protocol != "udp" and draw(st.booleans()):
             prof["loss_probability"] = draw(st.sampled_from([0.01, 0.1, 0.5]))
         if protocol in SETUP_PROTOCOLS and draw(st.booleans()):
             prof["establishment_failure_probability"] = draw(st.sampled_from([0.05, 0.5, 0.9]))

@@ -713,7 +713,7 @@ PROFILE_CASES = [
             f"{P.format(13)}.sms_mt_per_day: must not be negative, got -1",
             f"{P.format(14)}: unknown key 'colour' (allowed: name, schedule, sessions_per_day, "
             "hourly_weights, jitter_s, burst_size, burst_spacing_s, protocol, session_bytes, "
-            "uplink_fraction, tls_version, mqtt_qos, ip_version, connection, keepalive_s, "
+            "uplink_fraction, tls_version, mqtt_qos, ip_version, coap_type, connection, keepalive_s, "
             "loss_probability, establishment_failure_probability, max_attempts, "
             "retry_interval_s, apn, session_duration_s, sms_mo_per_day, sms_mt_per_day)",
         ],
@@ -1078,6 +1078,17 @@ SEND_ONCE_CASES = [
             "s.yaml:4: outputs.sessions.interim_volume_bytes: must be a positive integer, got 0",
         ],
         id="interim-bounds",
+    ),
+    pytest.param(
+        profile_keys("protocol: coap", "coap_type: non-confirmable", "loss_probability: 0.1"),
+        [f"{P.format(14)}.loss_probability: a non-confirmable CoAP request is never sent again; use coap_type "
+         "'confirmable' to model losses"],
+        id="coap-non-confirmable-loss",
+    ),
+    pytest.param(
+        profile_keys("protocol: mqtt", "coap_type: confirmable"),
+        [f"{P.format(13)}.coap_type: only allowed with protocol 'coap' or 'coap-dtls', not 'mqtt'"],
+        id="coap-type-elsewhere",
     ),
     pytest.param(
         {3: "duration_days: 30\noutputs: {pcap: {devices: 2, from_day: 3, to_day: 1}}"},

@@ -258,3 +258,16 @@ def test_records_carry_identities_and_context():
     assert (s.apn == "m2m.example").all() and (s.pdp_type == "IPv6").all()
     assert (s.rat_type == "LTE-M").all() and (s.serving_plmn == "00101").all()
     assert devices.imei.str.len().eq(15).all()
+
+
+def test_non_confirmable_coap_is_one_unanswered_datagram():
+    """A non-confirmable CoAP POST (RFC 7252 §4.3) with a 50-byte payload: 20 B IPv4 + 8 B UDP +
+    4 B CoAP header + 4 B token + 2 B Uri-Path "t" option + 1 B payload marker + 50 B = 89 B
+    uplink, nothing back; a confirmable one gets a piggybacked ACK of 36 B (20 + 8 + 4 B header +
+    4 B token)."""
+    non = {"name": "n", "protocol": "coap", "coap_type": "non-confirmable", "sessions_per_day": 4,
+           "session_bytes": {"distribution": "fixed", "bytes": 50}}
+    con = {**non, "name": "c", "coap_type": "confirmable"}
+    for prof, down in ((non, 0), (con, 36)):
+        s = run_scenario_dict(one_group(prof, count=3)).sessions
+        assert len(s) > 0 and (s.uplink_bytes == 89).all() and (s.downlink_bytes == down).all()

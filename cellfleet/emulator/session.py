@@ -226,16 +226,19 @@ NAMED_SESSIONS: dict[str, tuple[str, Callable[[str, int], SessionProfile]]] = {
 
 def named_session(
     name: str, *, tls_version: str = "1.3", qos: int = 0, wire: WireOptions | None = None,
-    keepalive_s: int | None = None,
+    keepalive_s: int | None = None, confirmable: bool = True,
 ) -> SessionProfile:
     """The session called ``name`` in :data:`NAMED_SESSIONS` (``KeyError`` if unknown).
 
     ``keepalive_s`` sets the MQTT CONNECT Keep Alive (MQTT 3.1.1 §3.1.2.10; 2 bytes whatever the
     value); sessions other than MQTT have no keep alive and ignore it, so one profile field can
-    serve every protocol.
+    serve every protocol. ``confirmable=False`` makes a CoAP request non-confirmable (RFC 7252
+    §4.3: no ACK); other sessions ignore it.
     """  # fmt: skip
     _, build = NAMED_SESSIONS[name]
     session = build(tls_version, qos)
+    if not confirmable and isinstance(session.exchange, CoapExchange):
+        session = dataclasses.replace(session, exchange=dataclasses.replace(session.exchange, confirmable=False))
     if keepalive_s is not None and isinstance(session.exchange, MqttExchange):
         session = dataclasses.replace(
             session, exchange=dataclasses.replace(session.exchange, keepalive_s=keepalive_s)
@@ -250,4 +253,5 @@ def session_for_profile(profile) -> SessionProfile:
         profile.protocol, tls_version=profile.tls_version or "1.3", qos=profile.mqtt_qos or 0,
         wire=WireOptions(ip_version=profile.ip_version or 4),
         keepalive_s=getattr(profile, "keepalive_s", None),
+        confirmable=getattr(profile, "coap_type", None) != "non-confirmable",
     )  # fmt: skip

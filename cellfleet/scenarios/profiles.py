@@ -45,6 +45,8 @@ RETRANSMITTING_PROTOCOLS: tuple[str, ...] = (
     "mqtt", "mqtt-tls", "http", "https", "http-download", "https-download", "coap", "coap-dtls",
 )  # fmt: skip
 
+#: Protocols whose request is a CoAP message (confirmable or not).
+COAP_PROTOCOLS = ("coap", "coap-dtls")
 #: Protocols that can keep one connection open across reports.
 PERSISTENT_PROTOCOLS: tuple[str, ...] = ("mqtt", "mqtt-tls")
 
@@ -234,6 +236,9 @@ class TrafficProfile(_Model):
     """Not ``raw``: MQTT QoS of ``mqtt`` and ``mqtt-tls`` (default 0; 1 adds a PUBACK)."""
     ip_version: Literal[4, 6] | None = None
     """Not ``raw``: IP version of the packets (default 4)."""
+    coap_type: Literal["confirmable", "non-confirmable"] | None = None
+    """``coap`` and ``coap-dtls`` only: a confirmable request answered by an ACK (default), or a
+    non-confirmable one that nothing answers or retransmits (RFC 7252 §2.1, §4.3)."""
     connection: Literal["per_report", "persistent"] = "per_report"
     """``per_report``: every session opens and closes its own connection; ``persistent``
     (``mqtt`` and ``mqtt-tls`` only): one long-lived connection while the state passes
@@ -293,6 +298,8 @@ class TrafficProfile(_Model):
                 data.setdefault(key, value)
         if data.get("connection") == "persistent":
             data.setdefault("keepalive_s", 1200)
+        if protocol in COAP_PROTOCOLS:
+            data.setdefault("coap_type", "confirmable")
         return data
 
     @property
@@ -337,6 +344,11 @@ class TrafficProfile(_Model):
         if self.keepalive_s is not None and self.connection != "persistent":
             issues.append((("keepalive_s",), "only allowed with connection 'persistent', "
                            f"not '{self.connection}'"))  # fmt: skip
+        if self.coap_type is not None and self.protocol not in COAP_PROTOCOLS:
+            issues.append((("coap_type",), f"only allowed with protocol 'coap' or 'coap-dtls', not '{self.protocol}'"))
+        if self.coap_type == "non-confirmable" and self.loss_probability:
+            issues.append((("loss_probability",), "a non-confirmable CoAP request is never sent again; "
+                           "use coap_type 'confirmable' to model losses"))  # fmt: skip
         if self.loss_probability is not None and self.protocol not in RETRANSMITTING_PROTOCOLS:
             issues.append((("loss_probability",), "only allowed with a protocol that sends lost data again "
                            f"({_quoted(RETRANSMITTING_PROTOCOLS)}), not '{self.protocol}'"))  # fmt: skip
