@@ -285,33 +285,35 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                 # dispatch below, which takes sessions first, so the order of events and draws
                 # is the same). Few live variables keep it in registers: about 3x faster.
                 t_other = min(min(min(tmo, tmt), min(to, topen)), t_end_s)
+                # the profile's parameters, hoisted: the compiler cannot prove the column stores
+                # below leave the profile tables alone, so it would reload them every session
+                f_kind, f_a, f_span, f_row = p_bkind[prof], p_ba[prof], p_bb[prof] - p_ba[prof] + 1, wire_off[prof]
+                f_up, f_dur, f_sched, f_period = p_up[prof], p_dur[prof], p_sched[prof], p_period[prof]
+                f_jitter, f_burst, f_spacing = p_jitter[prof], p_burst[prof], p_spacing[prof]
                 while ts < t_other:
                     t = ts
                     c0 = c
                     u = uniform01(k, c)
                     c += np.uint64(1)
-                    bkind = p_bkind[prof]
-                    if bkind == BYTES_EMPIRICAL:
+                    if f_kind == BYTES_EMPIRICAL:
                         idx = empirical_index(emp_off[prof], emp_cnt[prof], emp_cum, u)
                         size = emp_val[emp_off[prof] + idx]
                     else:
-                        idx = np.int64(u * (p_bb[prof] - p_ba[prof] + 1)) if bkind == BYTES_UNIFORM else np.int64(0)
-                        size = p_ba[prof] + idx
-                    row = wire_off[prof]
-                    if row < 0:  # raw: the drawn size is the billed volume
-                        up = np.int64(size * p_up[prof] + 0.5)
+                        idx = np.int64(u * f_span) if f_kind == BYTES_UNIFORM else np.int64(0)
+                        size = f_a + idx
+                    if f_row < 0:  # raw: the drawn size is the billed volume
+                        up = np.int64(size * f_up + 0.5)
                         b = size
                     else:
-                        up = wire_up[row + idx]
-                        b = up + wire_down[row + idx]
+                        up = wire_up[f_row + idx]
+                        b = up + wire_down[f_row + idx]
                     nb_ += b
                     n_s += 1
                     if recording:
-                        n_ev = _put(ev, n_ev, i, t, KIND_SESSION, st, prof, up, b - up, size, 0, 0, 0, 1, p_dur[prof], c0)
-                    ts, bl, c = next_burst_s(t, bl, k, c, p_sched[prof], p_period[prof], p_jitter[prof], p_burst[prof],
-                                             p_spacing[prof])  # fmt: skip
+                        n_ev = _put(ev, n_ev, i, t, KIND_SESSION, st, prof, up, b - up, size, 0, 0, 0, 1, f_dur, c0)
+                    ts, bl, c = next_burst_s(t, bl, k, c, f_sched, f_period, f_jitter, f_burst, f_spacing)
                     if ts != ts:  # diurnal
-                        ts = diurnal_next_s(t, exponential1(k, c), 1.0 / p_period[prof], p_hourly, prof)
+                        ts = diurnal_next_s(t, exponential1(k, c), 1.0 / f_period, p_hourly, prof)
                         c += np.uint64(1)
                     if lim_b >= 0:
                         ub += b
