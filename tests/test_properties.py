@@ -120,9 +120,15 @@ def check_sessions_and_allowances(r, scenario):
                 data_default = rows.reason.str.endswith("_data_allowance_exceeded").to_numpy()
                 at_change = (idx > 0) & (times[np.maximum(idx - 1, 0)] == t) if len(times) else np.zeros(len(t), bool)
                 crossing = at_change & data_default[np.maximum(idx - 1, 0)]
-                # of sessions at the same instant (a burst with no spacing) only the first crosses
-                crossing &= np.r_[True, t[1:] != t[:-1]]
-                expected[crossing] = np.array(states, dtype=object)[idx - 1][crossing]
+                before = np.array(states, dtype=object)[idx - 1]
+                got = ds.state_at_usage.to_numpy()
+                # sessions at the default's instant (several when a burst has no spacing): those
+                # counted up to the crossing one carry the test state it left, the rest the new one
+                for tc in np.unique(t[crossing]):
+                    at = np.flatnonzero(t == tc)  # in record order (ds is sorted by time, record id)
+                    old = int(np.sum(got[at] == before[at[0]]))
+                    assert old >= 1 and (got[at[:old]] == before[at[0]]).all(), (dev, tc, got[at])
+                    expected[at[:old]] = before[at[0]]
             assert (ds.state_at_usage.to_numpy() == expected).all(), (dev, ds, rows)
         # replay every test period of the device
         entry, state = 0.0, states[0]

@@ -271,3 +271,23 @@ def test_non_confirmable_coap_is_one_unanswered_datagram():
     for prof, down in ((non, 0), (con, 36)):
         s = run_scenario_dict(one_group(prof, count=3)).sessions
         assert len(s) > 0 and (s.uplink_bytes == 89).all() and (s.downlink_bytes == down).all()
+
+
+@pytest.mark.parametrize("crossing_index", [5, 6])
+def test_allowance_crossing_inside_a_burst_at_one_instant(crossing_index):
+    """Bursts of 2 sessions at the same instant: the session that exceeds the data allowance and
+    those before it count in Provisioned, its twin (if it comes after) in Active-Billed."""
+    prof = {"name": "b", "protocol": "mqtt", "schedule": "periodic", "sessions_per_day": 8, "burst_size": 2,
+            "session_bytes": {"distribution": "fixed", "bytes": 270}}
+    per_session = sum(int(x[0]) for x in session_for_profile(
+        run_scenario_dict(one_group(prof)).scenario.traffic_profiles[0]).totals(np.array([270])))
+    data = one_group(prof, state="provisioned")
+    data["rate_plans"] = [{"name": "p", "provisioned_allowance": {"data_bytes": per_session * (crossing_index - 1)}}]
+    r = run_scenario_dict(data)
+    s = r.sessions.sort_values(["start_time_s", "record_id"]).reset_index(drop=True)
+    change = r.changes.iloc[0]
+    assert change.time_s == s.start_time_s[crossing_index - 1]
+    expected = ["Provisioned"] * crossing_index + ["Active-Billed"] * (len(s) - crossing_index)
+    assert s.state_at_usage.tolist() == expected
+    twin = s.start_time_s[crossing_index - 1] == s.start_time_s[crossing_index]
+    assert twin == (crossing_index % 2 == 1)  # the 5th session is the first of its pair
