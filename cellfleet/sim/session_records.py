@@ -94,6 +94,7 @@ class RecordCutter:
 @nb.njit(cache=True)
 def _cut(events, t_end_s, final, slot_of, slot_device, slots, interim_time_s, interim_volume_bytes, capacity):
     out = np.empty((capacity, R_COLUMNS), np.float64)
+    scratch = np.empty((1, S_COLUMNS), np.float64)
     n = 0
     for e in range(events.shape[0]):
         kind = int(events[e, EV_KIND])
@@ -132,24 +133,14 @@ def _cut(events, t_end_s, final, slot_of, slot_device, slots, interim_time_s, in
         else:  # a session of its own: per report, one-off, or a failed connection set-up
             seq = slots[s, S_NEXT_SESSION]
             slots[s, S_NEXT_SESSION] += 1
-            delivered = events[e, EV_COUNT] > 0
-            out[n, R_DEVICE] = device
-            out[n, R_SESSION_SEQ] = seq
-            out[n, R_RECORD_SEQ] = 0
-            out[n, R_START_S] = t
-            out[n, R_END_S] = t + events[e, EV_SPAN_S]
-            out[n, R_STATE] = events[e, EV_STATE]
-            out[n, R_PROFILE] = events[e, EV_PROFILE]
-            out[n, R_UP] = events[e, EV_UP]
-            out[n, R_DOWN] = events[e, EV_DOWN]
-            out[n, R_PAYLOAD] = events[e, EV_PAYLOAD]
-            out[n, R_RETX] = events[e, EV_RETX]
-            out[n, R_FAILED_BYTES] = events[e, EV_FAILED_BYTES]
-            out[n, R_FAILED_ATTEMPTS] = events[e, EV_FAILED_ATTEMPTS]
-            out[n, R_CAUSE] = CAUSE_NORMAL if delivered and kind != KIND_OPEN_FAILED else CAUSE_ABNORMAL
-            out[n, R_REPORTS] = 1 if delivered and kind != KIND_OPEN_FAILED else 0
-            out[n, R_PINGS] = 0
-            n += 1
+            delivered = events[e, EV_COUNT] > 0 and kind != KIND_OPEN_FAILED
+            # built in a scratch slot so it is written like any other record
+            _open(scratch, 0, t, events[e, EV_STATE], events[e, EV_PROFILE])
+            _add(scratch, 0, events, e)
+            scratch[0, S_SESSION] = seq
+            scratch[0, S_RECORD_SEQ] = 0
+            scratch[0, S_REPORTS] = 1 if delivered else 0
+            n = _emit(out, n, device, scratch, 0, t + events[e, EV_SPAN_S], CAUSE_NORMAL if delivered else CAUSE_ABNORMAL)
     for s in range(slots.shape[0]):  # time limits that fell inside the window, and the run's end
         if slots[s, S_OPEN_S] == slots[s, S_OPEN_S]:
             device = slot_device[s]
