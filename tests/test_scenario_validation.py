@@ -514,7 +514,7 @@ def test_jitter_just_below_half_period_is_fine(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
     profile = load_scenario(tmp_path / "s.yaml").traffic_profiles[0]
     assert profile.jitter_s == 10799.5
-    assert profile.burst_period_s == profile.period_s == 21600.0
+    assert profile.burst_period_s == 21600.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,7 +873,7 @@ def test_profile_defaults(valid: Scenario) -> None:
     assert (profile.schedule, profile.hourly_weights) == ("poisson", None)
     assert profile.hourly_rate_share == (1 / 24,) * 24
     assert (profile.burst_size, profile.burst_spacing_s) == (1, 0.0)
-    assert profile.burst_period_s == profile.period_s == 21600.0
+    assert profile.burst_period_s == 21600.0
     assert (profile.connection, profile.keepalive_s) == ("per_report", None)
     assert profile.apn == "iot.cellfleet"
     assert (profile.sms_mo_per_day, profile.sms_mt_per_day) == (0.0, 0.0)
@@ -882,7 +882,7 @@ def test_profile_defaults(valid: Scenario) -> None:
 
 def test_no_sessions_no_period() -> None:
     profile = parse_scenario(edit({10: "    sessions_per_day: 0"})).traffic_profiles[0]
-    assert profile.burst_period_s is None and profile.period_s is None
+    assert profile.burst_period_s is None
 
 
 def test_diurnal_profile(tmp_path: Path) -> None:
@@ -902,7 +902,7 @@ def test_periodic_burst_that_just_fits() -> None:
     text = edit(profile_keys("schedule: periodic", "burst_size: 4", "burst_spacing_s: 14000",
                              "jitter_s: 1199.5"))  # fmt: skip
     profile = parse_scenario(text).traffic_profiles[0]
-    assert profile.burst_period_s == profile.period_s == 86400.0
+    assert profile.burst_period_s == profile.burst_period_s == 86400.0
     assert (profile.burst_size - 1) * profile.burst_spacing_s + profile.jitter_s < 43200
 
 

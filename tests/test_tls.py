@@ -341,7 +341,7 @@ def test_scapy_dissects_its_plaintext_handshake_records():
 
 
 def test_scapy_tls12_ccm8_bug_is_still_there():
-    # Pins the scapy 2.8 bug worked around in tls_scapy._fix_scapy_tls12_ccm8_tag: without the
+    # Pins the scapy 2.8 bug worked around in tls_record_scapy._fix_scapy_tls12_ccm8_tag: without the
     # patch a TLS 1.2 CCM_8 record carries a 16-byte tag instead of 8 (RFC 6655 §3).
     from scapy.layers.tls.crypto import suites
     from scapy.layers.tls.record import TLS, TLSApplicationData

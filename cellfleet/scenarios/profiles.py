@@ -324,11 +324,6 @@ class TrafficProfile(_Model):
             return None
         return SECONDS_PER_DAY * self.burst_size / self.sessions_per_day
 
-    @property
-    def period_s(self) -> float | None:
-        """Same as :attr:`burst_period_s` (kept for existing callers)."""
-        return self.burst_period_s
-
     def _protocol_issues(self) -> list[tuple[Loc, str]]:
         wire_only = ("tls_version", "mqtt_qos", "ip_version")
         issues: list[tuple[Loc, str]] = []

@@ -19,14 +19,14 @@ import numpy as np
 
 from cellfleet.emulator.session import session_for_profile
 from cellfleet.sim.engine import FleetEngine
-from cellfleet.sim.profile_table import COAP_MAX_RETRANSMIT
+from cellfleet.sim.losses import coap_lost_copies
 from cellfleet.sim.rand import device_keys, uniform01
 from cellfleet.sim.records import start_epoch_s
 from cellfleet.sim.traffic import (
     EV_COLUMNS,
     EV_COUNT,
-    EV_DEVICE,
     EV_CTR,
+    EV_DEVICE,
     EV_DOWN,
     EV_FAILED_ATTEMPTS,
     EV_KIND,
@@ -68,7 +68,7 @@ class Capture:
 
 
 def lost_segments(key: int, counter: int, q: float, segments: list[tuple[bool, int]]) -> tuple[int, ...]:
-    """Indices of the lost data-segment copies, drawn as ``cellfleet.sim.traffic.tcp_lost_bytes``
+    """Indices of the lost data-segment copies, drawn as ``cellfleet.sim.losses.tcp_lost_bytes``
     draws them (one uniform per transmission, from ``counter``)."""
     lost: list[int] = []
     c = counter
@@ -80,14 +80,6 @@ def lost_segments(key: int, counter: int, q: float, segments: list[tuple[bool, i
                 break
             lost.append(index)
     return tuple(lost)
-
-
-def lost_con_copies(key: int, counter: int, q: float) -> int:
-    """Lost CoAP CON copies, drawn as ``cellfleet.sim.traffic.coap_lost_copies`` draws them."""
-    lost = 0
-    while lost < COAP_MAX_RETRANSMIT and uniform01(np.uint64(key), np.uint64(counter + lost)) < q:
-        lost += 1
-    return lost
 
 
 class _Exchanges:
@@ -124,7 +116,8 @@ class _Exchanges:
         if session.transport == "tcp":
             runs = session.segment_runs(np.array([payload]), phase=phase)
             return {"lost_segments": lost_segments(self.key, counter, q, runs.segments(0))}
-        return {"lost_con_copies": lost_con_copies(self.key, counter, q)}
+        lost, _ = coap_lost_copies(np.uint64(self.key), np.uint64(counter), q)  # the kernel's own draw
+        return {"lost_con_copies": int(lost)}
 
     def of_event(self, ev: np.ndarray) -> list:
         kind = int(ev[EV_KIND])

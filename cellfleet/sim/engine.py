@@ -358,7 +358,8 @@ class FleetEngine:
             self._schedule_expiries(rows[target == state], state, t)
         changed = self.map_table[cols.traffic_map[rows], target] != old_profile
         self._release(rows[changed], old_profile[changed])
-        self._mark(rows[~changed & self._connected(rows)], KIND_STATE, target[~changed & self._connected(rows)], t)
+        stays_up = ~changed & self._connected(rows)  # same connection, new state: cut its record
+        self._mark(rows[stays_up], KIND_STATE, target[stays_up], t)
         self._restart(rows[changed], t)
 
     def _connected(self, rows: np.ndarray) -> np.ndarray:

@@ -128,11 +128,10 @@ class ProfileTable:
 
 #: Positions in :meth:`ProfileTable.kernel_args` of the arrays the kernel reads one by one.
 _FIELDS = list(ProfileTable.__dataclass_fields__)
-(P_PLAIN, P_SMS_MO_GAP, P_SMS_MT_GAP, P_WIRE_UP, P_WIRE_DOWN, P_PERSISTENT, P_LOSS_KIND, P_LOSS_Q, P_RUN_WRITES, P_RUN_OFFSET,
+(P_PLAIN, P_SMS_MO_GAP, P_SMS_MT_GAP, P_WIRE_UP, P_WIRE_DOWN, P_PERSISTENT, P_LOSS_KIND, P_LOSS_Q,
  P_RUN_UP, P_RUN_FULL, P_RUN_FULL_BYTES, P_RUN_LAST_BYTES, P_CON_BYTES, P_FAIL_P, P_MAX_ATTEMPTS, P_RETRY_INTERVAL,
  P_FAILED_UP, P_FAILED_DOWN) = (_FIELDS.index(name) for name in (
-    "plain", "sms_mo_gap_s", "sms_mt_gap_s", "wire_up", "wire_down", "persistent", "loss_kind", "loss_q", "run_writes",
-    "run_offset", "run_up", "run_full", "run_full_bytes", "run_last_bytes", "con_bytes", "fail_p", "max_attempts",
+    "plain", "sms_mo_gap_s", "sms_mt_gap_s", "wire_up", "wire_down", "persistent", "loss_kind", "loss_q", "run_up", "run_full", "run_full_bytes", "run_last_bytes", "con_bytes", "fail_p", "max_attempts",
     "retry_interval_s", "failed_up", "failed_down"))  # fmt: skip
 #: The kernel unpacks the first ``P_HEAD`` arrays at once, in this order.
 P_HEAD_FIELDS = (

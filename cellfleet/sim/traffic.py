@@ -45,10 +45,9 @@ from cellfleet.sim.arrivals import (
     next_burst_s,
 )
 from cellfleet.sim.lifecycle import DefaultReason, State
+from cellfleet.sim.losses import lost_bytes, setup_attempts
 from cellfleet.sim.profile_table import (
-    LOSS_COAP,
     LOSS_NONE,
-    LOSS_TCP,
     P_CON_BYTES,
     P_FAIL_P,
     P_FAILED_DOWN,
@@ -78,8 +77,6 @@ _SMS_EXCEEDED = int(DefaultReason.SMS)
 #: Times closer than this are the same instant (records have microsecond timestamps): a keep-alive
 #: ping that float rounding puts a hair before the next report is not sent.
 _SAME_TIME_S = 1e-6
-#: RFC 7252 §4.8 MAX_RETRANSMIT: at most this many lost copies of a CON are billed.
-_COAP_MAX_LOST = 4
 
 #: Event kinds of the record buffer.
 KIND_SESSION, KIND_ONCE, KIND_OPEN, KIND_REPORT, KIND_PINGS, KIND_SMS_MO, KIND_SMS_MT = range(7)
@@ -149,71 +146,6 @@ def _restart_one(i, t_s, dev, ctx, P):
         next_mt[i] = np.inf
     open_at[i] = t_s if persistent[prof] else np.inf
     ctr[i] = c
-
-
-@nb.njit(cache=True, inline="always")
-def _setup_attempts(k, c, q, max_attempts):
-    """Failed set-up attempts before one succeeds: ``(failed, all_failed, counter)``."""
-    if q <= 0.0:
-        return 0, False, c
-    failed = 0
-    while failed < max_attempts:
-        u = uniform01(k, c)
-        c += np.uint64(1)
-        if u >= q:
-            return failed, False, c
-        failed += 1
-    return failed, True, c
-
-
-@nb.njit(cache=True)
-def tcp_lost_bytes(k, c, q, base, writes, run_up, run_full, run_full_bytes, run_last_bytes):
-    """Bytes of lost copies of data segments, in the wire model's segment order (every write's
-    full segments, then its short last one): each transmission is lost with ``q`` and sent
-    again. Returns ``(uplink, downlink, counter)``."""
-    up = np.int64(0)
-    down = np.int64(0)
-    for w in range(writes):
-        r = base + w
-        n_full = run_full[r]
-        n_seg = n_full + (1 if run_last_bytes[r] > 0 else 0)
-        for s in range(n_seg):
-            size = run_full_bytes[r] if s < n_full else run_last_bytes[r]
-            while True:
-                u = uniform01(k, c)
-                c += np.uint64(1)
-                if u >= q:
-                    break
-                if run_up[r]:
-                    up += size
-                else:
-                    down += size
-    return up, down, c
-
-
-@nb.njit(cache=True, inline="always")
-def coap_lost_copies(k, c, q):
-    """Lost copies of a CoAP CON before the one answered (at most MAX_RETRANSMIT)."""
-    lost = 0
-    while lost < _COAP_MAX_LOST:
-        u = uniform01(k, c)
-        c += np.uint64(1)
-        if u >= q:
-            break
-        lost += 1
-    return lost, c
-
-
-@nb.njit(cache=True)
-def _lost_bytes(k, c, kind, q, row, run_base, run_writes, run_up, run_full, run_full_bytes, run_last_bytes, con_bytes):
-    """Bytes of the lost copies of one exchange at payload ``row`` (-1: no payload):
-    ``(uplink, downlink, counter)``."""
-    if kind == LOSS_TCP:
-        return tcp_lost_bytes(k, c, q, run_base, run_writes, run_up, run_full, run_full_bytes, run_last_bytes)
-    if kind == LOSS_COAP and row >= 0:
-        lost, c = coap_lost_copies(k, c, q)
-        return lost * con_bytes[row], np.int64(0), c
-    return np.int64(0), np.int64(0), c
 
 
 @nb.njit(cache=True)
@@ -333,7 +265,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                     # a connection set-up: at the profile start, or by a report while disconnected
                     topen = np.inf
                     c0 = c
-                    failed, all_failed, c = _setup_attempts(k, c, fail_p[prof], max_attempts[prof])
+                    failed, all_failed, c = setup_attempts(k, c, fail_p[prof], max_attempts[prof])
                     fu = failed * failed_up[prof]
                     fd = failed * failed_down[prof]
                     if all_failed:
@@ -350,7 +282,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                         down = open_down[prof] + fd
                         retx = np.int64(0)
                         if loss_kind[prof] != LOSS_NONE:
-                            lu, ld, c = _lost_bytes(k, c, loss_kind[prof], loss_q[prof], -1, open_run_off[prof],
+                            lu, ld, c = lost_bytes(k, c, loss_kind[prof], loss_q[prof], -1, open_run_off[prof],
                                                     open_run_writes[prof], run_up, run_full, run_full_bytes, run_last_bytes,
                                                     con_bytes)  # fmt: skip
                             up += lu
@@ -382,7 +314,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                     failed = 0
                     all_failed = False
                     if not on_connection:
-                        failed, all_failed, c = _setup_attempts(k, c, fail_p[sp], max_attempts[sp])
+                        failed, all_failed, c = setup_attempts(k, c, fail_p[sp], max_attempts[sp])
                     fu = failed * failed_up[sp]
                     fd = failed * failed_down[sp]
                     row = wire_off[sp]
@@ -398,7 +330,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                         down = wire_down[row] + fd
                         retx = np.int64(0)
                         if loss_kind[sp] != LOSS_NONE:
-                            lu, ld, c = _lost_bytes(k, c, loss_kind[sp], loss_q[sp], row, run_off[sp] + idx * run_writes[sp],
+                            lu, ld, c = lost_bytes(k, c, loss_kind[sp], loss_q[sp], row, run_off[sp] + idx * run_writes[sp],
                                                     run_writes[sp], run_up, run_full, run_full_bytes, run_last_bytes,
                                                     con_bytes)  # fmt: skip
                             up += lu
