@@ -48,6 +48,11 @@ SESSION_SAMPLE_PER_DEVICES = 1000
 
 #: ``--protocol``: the bench profile's wire model (``raw`` = session volumes as drawn).
 PROTOCOL_ENV = "FLEET_BENCH_PROTOCOL"
+#: ``--network``: registrations on (one network, periodic TAU every 54 min, TS 24.301 default).
+NETWORK_ENV = "FLEET_BENCH_NETWORK"
+NETWORK_YAML = """network:
+  operators: [{plmn: "001-01", t3412_s: 3240}]
+"""
 
 
 def _profile_size_lines(protocol: str) -> str:
@@ -57,7 +62,7 @@ def _profile_size_lines(protocol: str) -> str:
     return f"protocol: {protocol}\n    session_bytes: {{distribution: uniform, min_bytes: 20, max_bytes: 400}}"
 
 
-def bench_scenario_yaml(devices: int = 10_000, days: int = DAYS, protocol: str = "raw") -> str:
+def bench_scenario_yaml(devices: int = 10_000, days: int = DAYS, protocol: str = "raw", network: bool = False) -> str:
     """The bench scenario: one group, 24 Poisson sessions/device-day, allowances, two actions.
 
     Allowances are sized so that every lifecycle path runs: a device's provisioned data allowance
@@ -66,6 +71,8 @@ def bench_scenario_yaml(devices: int = 10_000, days: int = DAYS, protocol: str =
     suspended allowance (600 kB) is crossed about 12 days later, so the day-20 unsuspension of half
     the Suspended devices races it, and the rest default from Suspended. The SMS limits are
     crossed by a few percent of the devices; the days limits are set but rarely reached.
+    With ``network`` the devices register first (power-on uniform over the first minute) and
+    make a periodic TAU after every 54 min without traffic.
     """
     return f"""\
 name: fleet-bench
@@ -103,14 +110,15 @@ actions:
     select: {{state: suspended, fraction: 0.5}}
 outputs:
   sessions: {{mode: sample, sample_devices: {max(1, devices // SESSION_SAMPLE_PER_DEVICES)}}}
-"""
+{NETWORK_YAML if network else ""}"""
 
 
 def build_scenario(devices: int, days: int):
     from cellfleet.scenarios.loader import apply_overrides, parse_scenario
 
     protocol = os.environ.get(PROTOCOL_ENV, "raw")
-    scenario = parse_scenario(bench_scenario_yaml(devices, DAYS, protocol), "<fleet-bench>")
+    network = os.environ.get(NETWORK_ENV) == "1"
+    scenario = parse_scenario(bench_scenario_yaml(devices, DAYS, protocol, network), "<fleet-bench>")
     return apply_overrides(scenario, devices=devices, days=None if days == DAYS else days)
 
 
@@ -153,7 +161,8 @@ def worker(kind: str, devices: int, days: int, workdir: str) -> dict:
             "state_changes": c.state_changes, "daily_records": tables["usage_daily"]["rows"],
             "recorded_sessions": c.recorded_sessions, "defaulted": c.defaulted,
             "defaulted_by_reason": c.defaulted_by_reason, "final_states": c.final_states,
-            "control_events": c.control_events,
+            "control_events": c.control_events, "periodic_taus": c.network.get("periodic_taus", 0),
+            "attach_accepts": c.network.get("attach_accepts", 0),
         }  # fmt: skip
     else:
         from reference_model import run_reference
@@ -207,6 +216,7 @@ class Runner:
         self.workdir = workdir
         self.env["FLEET_BENCH_CORE"] = str(core)
         self.env[PROTOCOL_ENV] = args.protocol
+        self.env[NETWORK_ENV] = "1" if args.network else "0"
         self.prefix = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
 
     def run(self, kind: str, devices: int, days: int) -> dict:
@@ -297,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol", default="raw",
                     help="protocol of the bench profile (raw, mqtt-tls, coap-dtls, ...); not raw skips the reference, "
                          "which models session volumes only")
+    ap.add_argument("--network", action="store_true",
+                    help="registrations on: one network with periodic TAU every 54 min; skips the reference")
     ap.add_argument("--small-runs", type=int, default=3,
                     help="fresh-process runs per round of the engine sizes below 1e6 (sub-second runs are noisy); default 3")
     ap.add_argument("--reference-days", type=int, default=DAYS,
@@ -309,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.protocol != "raw" and args.reference_devices:
         print(f"# --protocol {args.protocol}: no reference run (the reference model bills raw volumes only)")
+        args.reference_devices = 0
+    if args.network and args.reference_devices:
+        print("# --network: no reference run (the reference model has no registrations)")
         args.reference_devices = 0
 
     if args.worker:

@@ -356,7 +356,9 @@ class ReferenceModel:
             "usage_daily": [pa.array(d["device"], pa.int64()), pa.array(d["day"], pa.int32()),
                             pa.array(dates, pa.date32()), pa.array(d["bytes"], pa.int64()),
                             pa.array(d["sessions"], pa.int32()), pa.array(d["sms"], pa.int32()),
-                            pa.array([0] * len(d["sms"]), pa.int32()), label(d["state"], state_dict)],
+                            pa.array([0] * len(d["sms"]), pa.int32()),
+                            *[pa.array([0] * len(d["sms"]), pa.int32()) for _ in range(3)],  # no registrations
+                            label(d["state"], state_dict)],
         }  # fmt: skip
         c = self.changes
         tables["state_changes"] = [
@@ -386,7 +388,8 @@ class ReferenceModel:
                 names([group.account] * n), names([group.report_group] * n), names([group.rate_plan] * n),
                 label(col("state"), state_dict), pa.array(start, pa.float64()), ts(start), ts(end),
                 pa.array(col("duration"), pa.float64()), names([self.profile_name] * n), label([0] * n, pa.array(["IPv4"])),
-                label([0] * n, pa.array(["LTE-M"])), label([0] * n, pa.array(["00101"])), names([self.profile_name] * n),
+                label([0] * n, pa.array(["LTE-M"])), names(["00101"] * n), names(["home"] * n),
+                names([self.profile_name] * n),
                 names(["raw"] * n), pa.array(up, pa.int64()), pa.array(down, pa.int64()), pa.array(total, pa.int64()),
                 pa.array(total, pa.int64()), zeros, zeros, zeros, pa.array([0] * n, pa.int32()),
                 pa.array([1] * n, pa.int32()), pa.array([0] * n, pa.int32()), label([0] * n, pa.array(["normal_release"])),

@@ -72,7 +72,11 @@ def test_each_builtin_scenario_runs(tmp_path: Path, name: str) -> None:
     assert s["status"] == "complete"
     assert s["device_days"] == scenario.total_devices * scenario.duration_days
     assert sum(s["counts"]["final_states"].values()) == scenario.total_devices
-    assert s["counts"]["defaulted"] > 0
+    if scenario.network is None:  # the lifecycle built-ins show defaulting
+        assert s["counts"]["defaulted"] > 0
+    else:  # the network built-ins show registrations: every device ends registered
+        assert s["counts"]["network"]["final_registration"]["registered"] == scenario.total_devices
+        assert s["tables"]["registrations"]["rows"] > 0
 
 
 def test_seed_reproducibility_is_byte_identical(tmp_path: Path) -> None:

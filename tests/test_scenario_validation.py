@@ -121,7 +121,7 @@ def test_every_issue_is_reported_in_line_order(tmp_path: Path) -> None:
         "s.yaml:4: seed: must be a non-negative integer, got -1",
         "s.yaml:14: fleet[0].count: must be a positive integer, got 0",
         "s.yaml:23: actions[0].action: must be one of provision, reprovision, activate, "
-        "suspend, unsuspend, cancel, set_traffic, send_once, got 'explode'",
+        "suspend, unsuspend, cancel, set_traffic, send_once, move, block_network, unblock_network, power_off, power_on, got 'explode'",
     ]
 
 
@@ -154,7 +154,7 @@ FIELD_CASES = [
         {20: "    traffic: none\n    colour: red"},
         [
             "s.yaml:21: fleet[1]: unknown key 'colour' (allowed: name, count, rate_plan, "
-            "account, report_group, initial_state, traffic)",
+            "account, report_group, initial_state, traffic, network)",
         ],
         id="unknown-key-no-near-name",
     ),
@@ -1035,7 +1035,7 @@ SEND_ONCE_CASES = [
         {24: "    select: {group: g1}\n    profile: meter\n    spread_s: 60"},
         [
             "s.yaml:25: actions[0].profile: only allowed with action 'send_once', not 'activate'",
-            "s.yaml:26: actions[0].spread_s: only allowed with action 'send_once', not 'activate'",
+            "s.yaml:26: actions[0].spread_s: only allowed with actions 'send_once' and 'power_on', not 'activate'",
         ],
         id="profile-on-other-action",
     ),

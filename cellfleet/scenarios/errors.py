@@ -251,7 +251,7 @@ def _plain_message(err: Any, int_field: bool = False) -> str:
     if kind in _TYPE_NAMES:
         return f"must be {_TYPE_NAMES[kind]}, {got}"
     if kind == "literal_error":
-        options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        options = [q or n for q, n in re.findall(r"'([^']*)'|(-?\d+)", str(ctx.get("expected", "")))]
         return f"must be one of {', '.join(options)}, {got}"
     if kind == "greater_than_equal":
         bound = ctx.get("ge")

@@ -37,6 +37,8 @@ from cellfleet.scenarios.base import (
     located_error,
     show_value,
 )
+from cellfleet.scenarios.networks import DeviceNetwork, Network, Plmn
+from cellfleet.scenarios.outputs_schema import Outputs, PcapOutput, SessionsOutput  # noqa: F401 (re-exported)
 from cellfleet.scenarios.plans import RatePlan
 from cellfleet.scenarios.profiles import TrafficProfile
 
@@ -158,6 +160,9 @@ class FleetGroup(_Model):
     traffic: TrafficSpec
     """Profile name for every traffic state, or ``{state_key: profile_name}``; ``none`` = no
     traffic; traffic states missing from a mapping send nothing."""
+    network: DeviceNetwork | None = None
+    """Home network, preferred networks, RAT, area and power-on of the devices (needs the
+    scenario's ``network``; defaults when the scenario has one)."""
 
     def traffic_by_state(self) -> dict[str, str]:
         """``{state_key: profile_name}`` for the three traffic states (``'none'`` = silent)."""
@@ -214,8 +219,10 @@ class Repeat(_Model):
 
 ActionKey = Literal[
     "provision", "reprovision", "activate", "suspend", "unsuspend", "cancel", "set_traffic",
-    "send_once",
+    "send_once", "move", "block_network", "unblock_network", "power_off", "power_on",
 ]  # fmt: skip
+#: Actions on the devices' radio side; they need the scenario's ``network`` section.
+NETWORK_ACTIONS = ("move", "block_network", "unblock_network", "power_off", "power_on")
 
 
 class OperatorAction(_Model):
@@ -230,7 +237,9 @@ class OperatorAction(_Model):
     ``send_once``: each selected device runs one session of traffic profile ``profile`` (one
     session, not a burst, whatever the profile's ``sessions_per_day``, which may be 0) at a
     uniform random time in ``[t, t + spread_s)`` of each occurrence ``t``, e.g. a fleet-wide
-    firmware download, monthly with ``repeat``."""
+    firmware download, monthly with ``repeat``. Network actions (need ``network``): ``move``
+    the devices to ``area`` (border crossings), ``block_network`` / ``unblock_network``
+    ``plmn`` for their SIMs, ``power_off`` (detach) and ``power_on`` (within ``spread_s``)."""
     select: Selector = Selector()
     """Devices the action applies to (default: all)."""
     traffic: OptionalTrafficSpec = None
@@ -239,8 +248,12 @@ class OperatorAction(_Model):
     """``send_once`` only (required there): name of the traffic profile of the session; it
     must have connection ``per_report``."""
     spread_s: NonNegFloat | None = None
-    """``send_once`` only: sessions start at uniform random times within this many seconds of
-    the occurrence (default 0: all at once)."""
+    """``send_once`` and ``power_on`` only: sessions start (devices power on) at uniform random
+    times within this many seconds of the occurrence (default 0: all at once)."""
+    area: Name | None = None
+    """``move`` only (required there): the area the devices enter."""
+    plmn: Plmn | None = None
+    """``block_network`` / ``unblock_network`` only (required there): the network."""
     repeat: Repeat | None = None
     """Repetition; ``None`` = once."""
 
@@ -248,7 +261,7 @@ class OperatorAction(_Model):
     @classmethod
     def _contextual_defaults(cls, data: Any) -> Any:
         """Fill the defaults that depend on ``action``, so a resolved scenario shows them."""
-        if isinstance(data, dict) and data.get("action") == "send_once":
+        if isinstance(data, dict) and data.get("action") in ("send_once", "power_on"):
             data = {**data}
             data.setdefault("spread_s", 0.0)
         return data
@@ -256,14 +269,19 @@ class OperatorAction(_Model):
     @model_validator(mode="after")
     def _check_fields(self) -> OperatorAction:
         issues: list[tuple[Loc, str]] = []
-        for key, owner in (("traffic", "set_traffic"), ("profile", "send_once")):
-            if self.action == owner and getattr(self, key) is None:
-                issues.append(((key,), f"required for action '{owner}'"))
-            if self.action != owner and getattr(self, key) is not None:
-                issues.append(((key,), f"only allowed with action '{owner}', not '{self.action}'"))
-        if self.action != "send_once" and self.spread_s is not None:
+        for key, owners in (
+            ("traffic", ("set_traffic",)),
+            ("profile", ("send_once",)),
+            ("area", ("move",)),
+            ("plmn", ("block_network", "unblock_network")),
+        ):
+            if self.action in owners and getattr(self, key) is None:
+                issues.append(((key,), f"required for action '{self.action}'"))
+            if self.action not in owners and getattr(self, key) is not None:
+                issues.append(((key,), f"only allowed with action {' or '.join(repr(o) for o in owners)}, not '{self.action}'"))
+        if self.action not in ("send_once", "power_on") and self.spread_s is not None:
             issues.append(
-                (("spread_s",), f"only allowed with action 'send_once', not '{self.action}'")
+                (("spread_s",), f"only allowed with actions 'send_once' and 'power_on', not '{self.action}'")
             )
         if self.action == "send_once" and self.profile == NO_TRAFFIC:
             issues.append(
@@ -278,66 +296,6 @@ class OperatorAction(_Model):
         if self.repeat is None:
             return [self.at_day]
         return [self.at_day + k * self.repeat.every_days for k in range(self.repeat.times)]
-
-
-# --------------------------------------------------------------------------------------------
-# Outputs
-
-
-class SessionsOutput(_Model):
-    """Which devices get per-session records."""
-
-    mode: Literal["auto", "all", "sample", "off"] = "auto"
-    """``auto``: all devices when the fleet has at most ``all_max_devices``, else a seeded
-    sample of ``sample_devices``; ``all``; ``sample``; ``off``: no session table."""
-    sample_devices: PosInt = 1000
-    """Sample size for ``sample`` (and ``auto`` above the limit)."""
-    all_max_devices: PosInt = 10000
-    """Largest fleet for which ``auto`` records every device."""
-    interim_time_s: PosFloat | None = None
-    """A record of a long-lived (``persistent``) connection is closed, and a new partial one
-    opened, once it has been open this many seconds (3GPP TS 32.298 causeForRecClosing
-    ``timeLimit``; ``None``: no time limit)."""
-    interim_volume_bytes: PosInt | None = None
-    """A record of a long-lived (``persistent``) connection is closed, and a new partial one
-    opened, once it has counted this many bytes, uplink plus downlink (3GPP TS 32.298
-    causeForRecClosing ``volumeLimit``; ``None``: no volume limit)."""
-
-
-class PcapOutput(_Model):
-    """Packet captures, written by ``cellfleet run``, of a seeded sample of the devices whose
-    sessions are recorded (``cellfleet pcap`` writes one device on demand)."""
-
-    devices: NonNegInt = 0
-    """How many devices get a ``pcap/device-N.pcap`` (0: none)."""
-    from_day: NonNegFloat = 0.0
-    """Start of the captured window, in days (exchanges starting in ``[from_day, to_day)``)."""
-    to_day: PosFloat = 1.0
-    """End of the captured window, in days (scapy builds about a thousand packets a second:
-    keep windows short)."""
-
-    @model_validator(mode="after")
-    def _check_window(self) -> PcapOutput:
-        if self.to_day <= self.from_day:
-            located_error([(("to_day",), f"must be after from_day ({self.from_day:g}), got {self.to_day:g}")])
-        return self
-
-
-class Outputs(_Model):
-    """What the run writes."""
-
-    sessions: SessionsOutput = SessionsOutput()
-    """Per-session records."""
-    pcap: PcapOutput = PcapOutput()
-    """Packet captures of a few recorded devices."""
-    csv: bool = False
-    """Also write CSV copies of the tables."""
-
-    @model_validator(mode="after")
-    def _check_pcap(self) -> Outputs:
-        if self.pcap.devices > 0 and self.sessions.mode == "off":
-            located_error([(("pcap", "devices"), "needs recorded devices; sessions.mode is 'off'")])
-        return self
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,6 +323,8 @@ class Scenario(_Model):
     """Device groups."""
     actions: list[OperatorAction] = []
     """Operator actions."""
+    network: Network | None = None
+    """Networks and registrations; ``None``: devices are always registered."""
     outputs: Outputs = Outputs()
     """Output options."""
 
@@ -435,7 +395,17 @@ class Scenario(_Model):
                     )
                 )
             check_traffic(("fleet", i, "traffic"), group.traffic)
+            if group.network is not None and self.network is None:
+                issues.append((("fleet", i, "network"), "needs the scenario's network section"))
+            elif self.network is not None:  # a group without settings gets the defaults: check them too
+                issues.extend(self.network.check_group(group.network or DeviceNetwork(), ("fleet", i, "network")))
 
+        for i, outage in enumerate(self.network.outages if self.network else ()):
+            if outage.at_day >= self.duration_days:
+                issues.append(
+                    (("network", "outages", i, "at_day"),
+                     f"must be before the end of the run (duration_days: {self.duration_days}), got {outage.at_day:g}")
+                )  # fmt: skip
         for i, action in enumerate(self.actions):
             base: Loc = ("actions", i)
             if action.traffic is not None:
@@ -459,6 +429,15 @@ class Scenario(_Model):
                                 "send_once needs connection 'per_report'",
                             )
                         )
+            if action.action in NETWORK_ACTIONS:
+                if self.network is None:
+                    issues.append(((*base, "action"), f"'{action.action}' needs the scenario's network section"))
+                elif action.area is not None and action.area not in self.network.areas():
+                    known = ", ".join(self.network.areas()) or "none defined"
+                    issues.append(((*base, "area"), f"unknown area '{action.area}' (known: {known})"))
+                elif action.plmn is not None and action.plmn not in [o.plmn for o in self.network.operators]:
+                    known = ", ".join(o.plmn for o in self.network.operators)
+                    issues.append(((*base, "plmn"), f"unknown PLMN '{action.plmn}' (known: {known})"))
             selected = action.select.group
             if selected is not None:
                 refs: list[tuple[Loc, str]] = (

@@ -6,10 +6,14 @@ by days. Before any happening is handled, :meth:`FleetEngine.advance_to` compute
 whole fleet since the previous happening in one vectorized window (``cellfleet.sim.traffic``),
 including the exact data/SMS allowance crossings inside it. A per-device process is never created.
 
+With a ``network`` section, :class:`cellfleet.sim.network_control.NetworkControl` makes every
+attach attempt of the window first (so the traffic kernel knows from when each device is
+registered), and outages start and end as happenings.
+
 Ordering at equal times, by fixed priority class: day ends first (a day's records show the state
 at the end of that day, before anything scheduled at the next midnight), then test-period expiries
 (a period covers ``[entry, entry + days)``, so at its end the SIM has defaulted before an operator
-action at that same instant sees it), then operator actions in scenario order.
+action at that same instant sees it), then operator actions in scenario order, then outages.
 """
 
 from __future__ import annotations
@@ -35,12 +39,18 @@ from cellfleet.sim.lifecycle import (
     default_reason_key,
 )
 from cellfleet.sim.rand import stream
+from cellfleet.sim.happenings import RunCounts, ScheduledAction, At
+from cellfleet.scenarios.schema import NETWORK_ACTIONS
+from cellfleet.sim.network_control import NetworkControl
 from cellfleet.sim.recorder import Recorder
 from cellfleet.sim.select import select_devices
+from cellfleet.sim.setup_tables import allowance_tables, session_sample
 from cellfleet.sim.profile_table import ProfileTable
 from cellfleet.sim.session_records import RecordCutter
 from cellfleet.sim.traffic import (
     EV_COLUMNS,
+    EV_COUNT,
+    EV_SPAN_S,
     EV_DEVICE,
     EV_KIND,
     EV_PROFILE,
@@ -48,6 +58,7 @@ from cellfleet.sim.traffic import (
     EV_TIME_S,
     KIND_RELEASE,
     KIND_STATE,
+    KIND_TAU,
     advance_window,
     event_capacity,
     restart_arrivals,
@@ -57,62 +68,8 @@ SECONDS_PER_DAY = 86400.0
 
 ProgressCallback = Callable[[int, int], None]
 #: SimPy priorities (lower runs first at equal times); see the module docstring.
-PRIORITY_DAY_END, PRIORITY_EXPIRY, PRIORITY_ACTION = 0, 1, 2
+PRIORITY_DAY_END, PRIORITY_EXPIRY, PRIORITY_ACTION, PRIORITY_OUTAGE = 0, 1, 2, 3
 _TEST_STATES = np.array(TEST_ALLOWANCE_STATES, dtype=np.int8)
-
-
-class _At(simpy.events.Event):
-    """An already-triggered event due after ``delay_s`` with a given priority (a bare timeout)."""
-
-    def __init__(self, env: simpy.Environment, delay_s: float, priority: int, callback) -> None:
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        self.callbacks.append(callback)
-        env.schedule(self, priority, delay_s)
-
-
-@dataclass
-class RunCounts:
-    """What a run did, for the summary."""
-
-    devices: int
-    days: int
-    final_states: dict[str, int] = field(default_factory=dict)
-    defaulted_by_reason: dict[str, int] = field(default_factory=dict)
-    sessions: int = 0
-    total_bytes: int = 0
-    sms_mo: int = 0
-    sms_mt: int = 0
-    state_changes: int = 0
-    rejected_operations: int = 0
-    recorded_sessions: int = 0
-    recorded_sms: int = 0
-    recorded_devices: int = 0
-    control_events: int = 0
-
-    @property
-    def device_days(self) -> int:
-        return self.devices * self.days
-
-    @property
-    def defaulted(self) -> int:
-        return sum(self.defaulted_by_reason.values())
-
-
-@dataclass(frozen=True)
-class _ScheduledAction:
-    index: int
-    occurrence: int
-    time_s: float
-    spec: object  # scenario OperatorAction
-    traffic_row: int  # for set_traffic, else -1
-    profile: int  # for send_once, else -1
-
-    @property
-    def operation(self) -> str:
-        label = self.spec.name or f"actions[{self.index}]"
-        return label if self.occurrence == 0 else f"{label}#{self.occurrence + 1}"
 
 
 class FleetEngine:
@@ -147,10 +104,10 @@ class FleetEngine:
         self.cols = FleetColumns.build(scenario, maps, self.accounts, self.report_groups)
         self.actions = self._expand_actions(maps)
         self.map_table = maps.table()
-        self._limits_bytes, self._limits_sms, self._allowance_days = self._allowance_tables()
+        self._limits_bytes, self._limits_sms, self._allowance_days = allowance_tables(scenario.rate_plans)
 
         if record_devices is None:
-            self.record_flag = self._session_sample()
+            self.record_flag = session_sample(scenario, self.cols.size)
         else:
             self.record_flag = np.zeros(self.cols.size, dtype=np.bool_)
             self.record_flag[np.asarray(record_devices, dtype=np.int64)] = True
@@ -163,7 +120,20 @@ class FleetEngine:
         self.recorder.bind_fleet(self.cols, recorded_rows, self.accounts, self.report_groups, [p.name for p in scenario.rate_plans])
         interim = scenario.outputs.sessions
         self.cutter = RecordCutter(recorded_rows, self.cols.size, interim.interim_time_s, interim.interim_volume_bytes)
-        self._ctx = (self.map_table, self._limits_bytes, self._limits_sms)
+        self.net = (
+            NetworkControl(scenario, self.cols, self.record_flag, sink, self.recorder.start_epoch_us)
+            if scenario.network is not None
+            else None
+        )
+        if self.net is not None:
+            t = self.net.tables
+            self.recorder.bind_network(self.net.reg.camp, self.net.reg.rat, t.plmns, t.op_zone, t.zones)
+        self._ctx = (
+            self.map_table, self._limits_bytes, self._limits_sms,
+            self.net.unregistered_mode if self.net else 0,
+            scenario.network.queue_limit_reports if self.net else 0,
+            self.net.tau_bins if self.net else np.zeros(1, np.int64),
+        )  # fmt: skip
         self._profile_args = self.profiles.kernel_args()
         # defaulting lookups by [from_state, DefaultReason]: reason vocabulary codes and counts
         self._defaulting_action = np.zeros(len(State), np.int8)
@@ -181,50 +151,15 @@ class FleetEngine:
         self._all_rows = np.arange(self.cols.size, dtype=np.int64)
 
     # ----------------------------------------------------------------- set-up
-    def _expand_actions(self, maps: TrafficMaps) -> list[_ScheduledAction]:
+    def _expand_actions(self, maps: TrafficMaps) -> list[ScheduledAction]:
         out = []
         for index, spec in enumerate(self.scenario.actions):
             row = maps.row_for(spec.traffic) if spec.action == "set_traffic" else -1
             profile = maps.profile_index[spec.profile] if spec.action == "send_once" else -1
             for k, day in enumerate(spec.occurrence_days()):
                 if day * SECONDS_PER_DAY < self.end_s:
-                    out.append(_ScheduledAction(index, k, day * SECONDS_PER_DAY, spec, row, profile))
+                    out.append(ScheduledAction(index, k, day * SECONDS_PER_DAY, spec, row, profile))
         return out
-
-    def _allowance_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        plans = self.scenario.rate_plans
-        limit_bytes = np.full((len(plans), len(State)), -1, np.int64)
-        limit_sms = np.full((len(plans), len(State)), -1, np.int64)
-        days = np.full((len(plans), len(State)), np.nan)
-        for p, plan in enumerate(plans):
-            for state, allowance in (
-                (State.PROVISIONED, plan.provisioned_allowance),
-                (State.SUSPENDED, plan.suspended_allowance),
-            ):
-                if allowance is None:
-                    continue
-                if allowance.data_bytes is not None:
-                    limit_bytes[p, state] = allowance.data_bytes
-                if allowance.sms_count is not None:
-                    limit_sms[p, state] = allowance.sms_count
-                if allowance.days is not None:
-                    days[p, state] = allowance.days
-        return limit_bytes, limit_sms, days
-
-    def _session_sample(self) -> np.ndarray:
-        """Which devices get one record per session (``outputs.sessions``)."""
-        cfg = self.scenario.outputs.sessions
-        n = self.cols.size
-        flag = np.zeros(n, dtype=np.bool_)
-        mode = cfg.mode
-        if mode == "auto":
-            mode = "all" if n <= cfg.all_max_devices else "sample"
-        if mode == "all":
-            flag[:] = True
-        elif mode == "sample":
-            k = min(cfg.sample_devices, n)
-            flag[stream(self.scenario.seed, "outputs/sessions-sample").choice(n, size=k, replace=False)] = True
-        return flag
 
     # ------------------------------------------------------------------- run
     def run(self) -> RunCounts:
@@ -235,14 +170,22 @@ class FleetEngine:
             rows = self._all_rows[cols.state == state]
             self._schedule_expiries(rows, state, 0.0)
         for day in range(self.days):
-            _At(self.env, (day + 1) * SECONDS_PER_DAY, PRIORITY_DAY_END, self._day_end_callback(day))
+            At(self.env, (day + 1) * SECONDS_PER_DAY, PRIORITY_DAY_END, self._day_end_callback(day))
         for action in self.actions:
-            _At(self.env, action.time_s, PRIORITY_ACTION, self._action_callback(action))
+            At(self.env, action.time_s, PRIORITY_ACTION, self._action_callback(action))
+        for k, outage in enumerate(self.scenario.network.outages if self.net else ()):
+            start_s = outage.at_day * SECONDS_PER_DAY
+            if start_s < self.end_s:
+                At(self.env, start_s, PRIORITY_OUTAGE, self._outage_callback(k, True))
+                if start_s + outage.duration_s < self.end_s:
+                    At(self.env, start_s + outage.duration_s, PRIORITY_OUTAGE, self._outage_callback(k, False))
         self.env.run()
         self._emit_records(self.cutter.cut(np.zeros((0, EV_COLUMNS)), self.end_s, final=True))
         self.recorder.fleet_daily(self._fleet_daily)
         self._emit_devices()
         self._final_counts()
+        if self.net is not None:
+            self.counts.network = self.net.finish()
         return self.counts
 
     def advance_to(self, t_s: float) -> None:
@@ -255,6 +198,8 @@ class FleetEngine:
             raise KeyboardInterrupt
         if t_s <= self._t_now:
             return
+        if self.net is not None:
+            self.net.advance(t_s)
         capacity = event_capacity(self._recorded_devices, t_s - self._t_now, self._min_gap_s, self._max_burst)
         def_dev, def_time, def_from, def_reason, events, n_events = advance_window(
             self._all_rows, t_s, self.record_flag, capacity, self.cols.kernel_columns(), self._ctx, self._profile_args
@@ -272,6 +217,9 @@ class FleetEngine:
             if self.on_events is not None:
                 self.on_events(events)
             self.counts.recorded_sms += self.recorder.sms(events)
+            if self.net is not None:
+                tau = events[events[:, EV_KIND] == KIND_TAU]
+                self.net.taus(tau[:, EV_DEVICE].astype(np.int64), tau[:, EV_TIME_S], tau[:, EV_COUNT], tau[:, EV_SPAN_S])
             self._emit_records(self.cutter.cut(events, t_s))
 
     # --------------------------------------------------------------- happenings
@@ -285,7 +233,38 @@ class FleetEngine:
 
         return on_day_end
 
-    def _action_callback(self, action: _ScheduledAction):
+    def _outage_callback(self, k: int, starts: bool):
+        def on_outage(_event) -> None:
+            self.counts.control_events += 1
+            self.advance_to(self.env.now)
+            if not starts:
+                self.net.outage_end(k, self.env.now)
+                return
+            self._unregistered(self.net.outage_start(k, self.env.now))
+
+        return on_outage
+
+    def _network_action(self, spec, rows: np.ndarray, rng: np.random.Generator) -> None:
+        t = self.env.now
+        if spec.action == "move":
+            self._unregistered(self.net.move(rows, spec.area, t))
+        elif spec.action in ("block_network", "unblock_network"):
+            self._unregistered(self.net.block(rows, spec.plmn, spec.action == "block_network", t))
+        elif spec.action == "power_off":
+            self._unregistered(self.net.power_off(rows, t))
+        else:
+            self.net.power_on(rows, t, spec.spread_s or 0.0, rng)
+
+    def _unregistered(self, lost: np.ndarray) -> None:
+        """``lost`` devices left their network now: their connections are released, and a
+        persistent profile re-opens its connection once the device is registered again."""
+        cols = self.cols
+        profile = self.map_table[cols.traffic_map[lost], cols.state[lost]]
+        self._release(lost, profile)
+        if self.profiles.persistent.size:
+            cols.open_at_s[lost[(profile >= 0) & self.profiles.persistent[np.maximum(profile, 0)]]] = self.env.now
+
+    def _action_callback(self, action: ScheduledAction):
         def on_action(_event) -> None:
             self.counts.control_events += 1
             self.advance_to(self.env.now)
@@ -293,7 +272,7 @@ class FleetEngine:
 
         return on_action
 
-    def _apply_scheduled(self, action: _ScheduledAction) -> None:
+    def _apply_scheduled(self, action: ScheduledAction) -> None:
         cols = self.cols
         rng = stream(self.scenario.seed, f"actions/{action.index}/{action.occurrence}")
         rows = select_devices(
@@ -319,6 +298,9 @@ class FleetEngine:
             spread_s = action.spec.spread_s or 0.0
             cols.next_once_s[rows] = self.env.now + rng.random(rows.size) * spread_s
             cols.once_profile[rows] = action.profile
+            return
+        if action.spec.action in NETWORK_ACTIONS:
+            self._network_action(action.spec, rows, rng)
             return
         self.apply_action(rows, Action[action.spec.action.upper()], action.operation)
 
@@ -350,6 +332,8 @@ class FleetEngine:
         old_profile = self.map_table[cols.traffic_map[rows], cols.state[rows]]
         cols.state[rows] = target
         cols.ever_active[rows] |= target == State.ACTIVE_BILLED
+        if self.net is not None:
+            self.net.detach(rows[target == State.CANCELLED], t)
         in_test = np.isin(target, _TEST_STATES)
         cols.test_entry_s[rows] = np.where(in_test, t, np.nan)
         cols.allowance_used_bytes[rows[in_test]] = 0
@@ -405,7 +389,7 @@ class FleetEngine:
                 self._expiries[due].append(batch)
             else:
                 self._expiries[due] = [batch]
-                _At(self.env, due - self.env.now, PRIORITY_EXPIRY, self._expiry_callback(due))
+                At(self.env, due - self.env.now, PRIORITY_EXPIRY, self._expiry_callback(due))
 
     def _expiry_callback(self, due: float):
         def on_expiry(_event) -> None:
@@ -449,12 +433,10 @@ class FleetEngine:
 
     def _emit_day(self, day: int) -> None:
         cols = self.cols
-        active = np.flatnonzero((cols.day_bytes > 0) | (cols.day_sessions > 0) | (cols.day_sms_mo > 0) | (cols.day_sms_mt > 0))
-        self.recorder.usage_day(
-            day, active, cols.day_bytes[active], cols.day_sessions[active], cols.day_sms_mo[active],
-            cols.day_sms_mt[active], cols.state[active],
-        )  # fmt: skip
-        for column in (cols.day_bytes, cols.day_sessions, cols.day_sms_mo, cols.day_sms_mt):
+        day_columns = cols.day_columns()
+        active = np.flatnonzero(np.logical_or.reduce([column > 0 for column in day_columns]))
+        self.recorder.usage_day(day, active, [column[active] for column in day_columns], cols.state[active])
+        for column in day_columns:
             column[active] = 0
         self._fleet_daily[day, : len(State)] = np.bincount(cols.state, minlength=len(State))
         self._fleet_daily[day, len(State)] = self._defaults_today

@@ -87,6 +87,18 @@ class FleetColumns:
     total_sessions: np.ndarray  # int64
     total_sms_mo: np.ndarray  # int64
     total_sms_mt: np.ndarray  # int64
+    # registration (3GPP TS 24.301; the traffic kernel's gating, ``cellfleet.sim.gating``)
+    reg_from_s: np.ndarray  # float64: registered from then on in the current window (-inf: all along, +inf: not)
+    t3412_s: np.ndarray  # float64: periodic TAU timer of the current registration (inf: no periodic TAU)
+    tau_ref_s: np.ndarray  # float64: when T3412 was last (re)started (NaN: not yet)
+    queued_reports: np.ndarray  # int64: reports held while not registered (unregistered_reports: queue)
+    queue_next_s: np.ndarray  # float64: next queued report of a drain a window end interrupted (-inf: none)
+    day_reports_dropped: np.ndarray  # int32: reports not sent for want of registration
+    total_reports_dropped: np.ndarray  # int64
+    day_sms_dropped: np.ndarray  # int32: SMS MO and MT not sent or delivered for want of registration
+    total_sms_dropped: np.ndarray  # int64
+    day_tau: np.ndarray  # int32: periodic tracking area updates
+    total_tau: np.ndarray  # int64
 
     @classmethod
     def build(cls, scenario, maps: TrafficMaps, accounts: list[str], report_groups: list[str]) -> "FleetColumns":
@@ -129,6 +141,17 @@ class FleetColumns:
             total_sessions=np.zeros(n, np.int64),
             total_sms_mo=np.zeros(n, np.int64),
             total_sms_mt=np.zeros(n, np.int64),
+            reg_from_s=np.full(n, -np.inf),
+            t3412_s=np.full(n, np.inf),
+            tau_ref_s=np.full(n, np.nan),
+            queued_reports=np.zeros(n, np.int64),
+            queue_next_s=np.full(n, -np.inf),
+            day_reports_dropped=np.zeros(n, np.int32),
+            total_reports_dropped=np.zeros(n, np.int64),
+            day_sms_dropped=np.zeros(n, np.int32),
+            total_sms_dropped=np.zeros(n, np.int64),
+            day_tau=np.zeros(n, np.int32),
+            total_tau=np.zeros(n, np.int64),
         )
 
     def kernel_columns(self) -> tuple[np.ndarray, ...]:
@@ -139,6 +162,18 @@ class FleetColumns:
             self.once_profile, self.rate_plan, self.allowance_used_bytes, self.allowance_used_sms, self.test_entry_s,
             self.day_bytes, self.day_sessions, self.day_sms_mo, self.day_sms_mt,
             self.total_bytes, self.total_sessions, self.total_sms_mo, self.total_sms_mt,
+            self.reg_from_s, self.t3412_s, self.tau_ref_s, self.queued_reports, self.queue_next_s,
+            self.day_reports_dropped, self.total_reports_dropped, self.day_sms_dropped, self.total_sms_dropped,
+            self.day_tau, self.total_tau,
+        )  # fmt: skip
+
+    def day_columns(self) -> tuple[np.ndarray, ...]:
+        """The per-day accumulators (``day_*``), which the engine zeroes when a day's records
+        are out; in the order of the ``usage_daily`` table's columns (bytes, sessions, sms_mo,
+        sms_mt, reports_dropped, sms_dropped, periodic_taus)."""
+        return (
+            self.day_bytes, self.day_sessions, self.day_sms_mo, self.day_sms_mt, self.day_reports_dropped,
+            self.day_sms_dropped, self.day_tau,
         )  # fmt: skip
 
 

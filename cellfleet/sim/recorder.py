@@ -37,9 +37,12 @@ from cellfleet.sim.traffic import EV_DEVICE, EV_KIND, EV_STATE, EV_TIME_S, KIND_
 
 CAUSE_DICT = pa.array(CAUSES, pa.string())
 PDP_TYPE_DICT = pa.array(["IPv4", "IPv6"], pa.string())
-#: Placeholders until networks are modelled: RAT and serving PLMN of every record.
-RAT_DICT = pa.array(["LTE-M"], pa.string())
-PLMN_DICT = pa.array(["00101"], pa.string())
+#: RAT names of the records, in ``cellfleet.scenarios.networks.RAT_KEYS`` order (3GPP TS 32.298
+#: RAT Type spellings).
+RAT_DICT = pa.array(["LTE-M", "NB-IoT", "LTE", "GSM", "UMTS", "NR"], pa.string())
+#: Without a ``network`` section every device is on the test network 001-01 (TS 23.003 §2.2) in
+#: LTE-M, rated in the home zone.
+DEFAULT_PLMNS, DEFAULT_ZONES = ["00101"], ["home"]
 SMS_DIRECTION_DICT = pa.array(["MO", "MT"], pa.string())
 SMS_STATUS_DICT = pa.array(["delivered"], pa.string())
 
@@ -64,6 +67,29 @@ class Recorder:
         self._next_record_id = 0
         self._next_sms_id = 0
         self._recorded: dict | None = None
+        self._network: tuple | None = None
+
+    def bind_network(self, operator: np.ndarray, rat: np.ndarray, plmns: list[str], zone_of_op: np.ndarray,
+                     zones: list[str]) -> None:  # fmt: skip
+        """Serving network of each device, read when its records are written: ``operator`` is
+        the network it last selected (-1: none), which served every exchange since it was last
+        cut (exchanges only happen while registered, and records are cut when it leaves)."""
+        self._network = (operator, rat, pa.array([*plmns, ""], pa.string()), np.append(zone_of_op, len(zones)),
+                         pa.array([*zones, ""], pa.string()))  # fmt: skip
+
+    def _serving(self, device: np.ndarray) -> tuple:
+        """RAT, serving PLMN and rating zone columns of records of ``device``."""
+        if self._network is None:
+            zeros = np.zeros(device.size, np.int32)
+            return (rec.labels(zeros, RAT_DICT), rec.names(zeros, DEFAULT_PLMNS), rec.names(zeros, DEFAULT_ZONES))
+        operator, rat, plmns, zone_of_op, zones = self._network
+        op = operator[device].astype(np.int32)
+        op = np.where(op < 0, len(plmns) - 1, op)
+        return (
+            rec.labels(rat[device], RAT_DICT),
+            pa.DictionaryArray.from_arrays(pa.array(op), plmns),
+            pa.DictionaryArray.from_arrays(pa.array(zone_of_op[op].astype(np.int32)), zones),
+        )
 
     def bind_fleet(self, cols: FleetColumns, recorded_rows: np.ndarray, accounts, report_groups, rate_plans) -> None:
         """Identities and commercial context of the recorded devices, joined into their records
@@ -136,8 +162,9 @@ class Recorder:
             ),
         )
 
-    def usage_day(self, day: int, rows, day_bytes, sessions, sms_mo, sms_mt, states) -> None:
-        """One simulated day's usage of the devices ``rows`` (those with activity)."""
+    def usage_day(self, day: int, rows, day_columns: list[np.ndarray], states) -> None:
+        """One simulated day's usage of the devices ``rows`` (those with activity); ``day_columns``
+        in ``FleetColumns.day_columns`` order, which is the table's column order."""
         n = rows.size
         date = np.datetime64(self.start_date, "D") + day
         self.sink.write(
@@ -147,10 +174,7 @@ class Recorder:
                     pa.array(rows, pa.int64()),
                     pa.array(np.full(n, day, np.int32)),
                     pa.array(np.full(n, date), pa.date32()),
-                    pa.array(day_bytes),
-                    pa.array(sessions),
-                    pa.array(sms_mo),
-                    pa.array(sms_mt),
+                    *[pa.array(column) for column in day_columns],
                     rec.labels(states, rec.STATE_DICT),
                 ],
                 schema=rec.SCHEMAS["usage_daily"],
@@ -188,7 +212,6 @@ class Recorder:
         cols = self._recorded["cols"]
         ids = np.arange(self._next_record_id, self._next_record_id + n, dtype=np.int64)
         self._next_record_id += n
-        zeros = np.zeros(n, np.int8)
         self.sink.write(
             "sessions",
             pa.RecordBatch.from_arrays(
@@ -210,8 +233,7 @@ class Recorder:
                     pa.array(end - start),
                     rec.names(self._apn_of_profile[profile], self._apns),
                     rec.labels(self._pdp_of_profile[profile], PDP_TYPE_DICT),
-                    rec.labels(zeros, RAT_DICT),
-                    rec.labels(zeros, PLMN_DICT),
+                    *self._serving(device),
                     rec.names(profile, self._profile_names),
                     rec.names(self._protocol_of_profile[profile], self._protocols),
                     pa.array(up),

@@ -10,19 +10,28 @@ Tables (one schema each, in :data:`SCHEMAS`):
   seed names for it.
 * ``rejected_operations``: operator actions the lifecycle table does not allow.
 * ``usage_daily``: per device and day with activity: bytes, sessions, SMS sent (MO) and received
-  (MT), state at the day's end.
+  (MT), reports and SMS lost for want of registration, periodic TAUs, state at the day's end.
 * ``fleet_daily``: devices per state at the end of each day.
 * ``sessions``: the session records of the recorded devices (3GPP TS 32.298 PGW-CDR fields, see
   ``cellfleet.sim.session_records`` for when records are cut): identities, commercial context,
-  state at usage, times, APN/PDP type/RAT/serving PLMN, uplink/downlink/total IP bytes and within
+  state at usage, times, APN/PDP type/RAT/serving PLMN/rating zone, uplink/downlink/total IP bytes and within
   them the application payload, the overhead, retransmitted copies and failed set-up attempts
   (a ``raw`` profile knows only its total, so its payload is the total and its overhead 0).
   ``session_id`` is ``device * 2**32 + n`` for the device's n-th session (0-based), so it is the
-  same whichever devices are recorded. RAT and serving PLMN are placeholders (``LTE-M`` on the
-  test network 001-01) until networks are modelled.
+  same whichever devices are recorded. Without a ``network`` section every device is in LTE-M on
+  the test network 001-01, rated in zone ``home``.
 * ``sms``: one record per SMS of the recorded devices: direction MO (sent by the device) or MT
   (received), state at usage, status.
 * ``devices``: identities and assignment of every device.
+* ``registrations`` (scenarios with ``network``): the registration happenings of the recorded
+  devices (TS 24.301): power-on attempts, accepts (with the T3412 granted), rejects with their
+  EMM cause, T3410 expiries, timers started (T3411, T3402, T3346), periodic TAUs, network
+  switches (from/to PLMN, reason), deregistrations by outages, detaches, no service.
+* ``fleet_timeseries``: per simulated minute, the whole fleet's attach requests offered and
+  accepted, T3410 expiries, rejects by EMM cause, periodic TAUs and registered devices.
+* ``network_timeseries``: registered devices per network at the end of each minute.
+* ``core_timeseries``: per core station and minute, the longest attach queue seen and the
+  requests it admitted.
 """
 
 from __future__ import annotations
@@ -34,12 +43,16 @@ import numpy as np
 import pyarrow as pa
 
 from cellfleet.sim.lifecycle import STATE_LABELS, Action, FeeEvent, State
+from cellfleet.sim.registration import COUNTED_CAUSES
 
 STATE_DICT = pa.array([STATE_LABELS[s] for s in State], pa.string())
 ACTION_DICT = pa.array([a.key for a in Action], pa.string())
 FEE_DICT = pa.array([f.key for f in FeeEvent], pa.string())
 ACTOR_DICT = pa.array(["scenario", "system"], pa.string())
 ACTOR_SCENARIO, ACTOR_SYSTEM = 0, 1
+
+#: Tables written only by scenarios with a ``network`` section.
+NETWORK_TABLES = ("registrations", "fleet_timeseries", "network_timeseries", "core_timeseries")
 
 _label = pa.dictionary(pa.int8(), pa.string())
 _name = pa.dictionary(pa.int32(), pa.string())
@@ -79,6 +92,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("sessions", pa.int32()),
             ("sms_mo", pa.int32()),
             ("sms_mt", pa.int32()),
+            ("reports_dropped", pa.int32()),
+            ("sms_dropped", pa.int32()),
+            ("periodic_taus", pa.int32()),
             ("state", _label),
         ]
     ),
@@ -107,7 +123,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("apn", _name),
             ("pdp_type", _label),
             ("rat_type", _label),
-            ("serving_plmn", _label),
+            ("serving_plmn", _name),
+            ("rating_zone", _name),
             ("profile", _name),
             ("protocol", _name),
             ("uplink_bytes", pa.int64()),
@@ -135,6 +152,40 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("state_at_usage", _label),
             ("status", _label),
         ]
+    ),
+    "registrations": pa.schema(
+        [
+            ("device", pa.int64()),
+            ("time_s", pa.float64()),
+            ("time", _ts),
+            ("event", _label),
+            ("plmn", _name),
+            ("zone", _name),
+            ("cause", pa.int16()),
+            ("timer", _label),
+            ("timer_s", pa.float64()),
+            ("attempt_counter", pa.int8()),
+            ("from_plmn", _name),
+            ("reason", _label),
+        ]
+    ),
+    "fleet_timeseries": pa.schema(
+        [
+            ("minute", pa.int32()),
+            ("time", _ts),
+            ("attach_requests", pa.int64()),
+            ("attach_accepts", pa.int64()),
+            ("t3410_expiries", pa.int64()),
+            ("rejects", pa.int64()),
+        ]
+        + [(f"reject_cause_{c}", pa.int64()) for c in COUNTED_CAUSES]
+        + [("reject_cause_other", pa.int64()), ("periodic_taus", pa.int64()), ("registered", pa.int64())]
+    ),
+    "network_timeseries": pa.schema(
+        [("minute", pa.int32()), ("time", _ts), ("plmn", _name), ("zone", _name), ("registered", pa.int64())]
+    ),
+    "core_timeseries": pa.schema(
+        [("minute", pa.int32()), ("time", _ts), ("core", _name), ("queue_max", pa.int64()), ("admitted", pa.int64())]
     ),
     "devices": pa.schema(
         [

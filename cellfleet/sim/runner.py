@@ -16,7 +16,7 @@ from cellfleet.sim.capture import PCAP_DIR, EventCollector, write_device_pcap
 from cellfleet.sim.engine import FleetEngine, ProgressCallback, RunCounts
 from cellfleet.sim.outputs import ParquetSink, RunDirectory, package_versions
 from cellfleet.sim.rand import stream
-from cellfleet.sim.records import SCHEMAS
+from cellfleet.sim.records import NETWORK_TABLES, SCHEMAS
 
 
 @dataclass
@@ -108,7 +108,11 @@ def run_scenario(scenario, out_dir: Path, progress: ProgressCallback | None = No
     run_dir = RunDirectory(out_dir)
     run_dir.prepare(resolved_yaml, base)
     recorded_tables = ("sessions", "sms")
-    tables = tuple(t for t in SCHEMAS if t not in recorded_tables or scenario.outputs.sessions.mode != "off")
+    tables = tuple(
+        t for t in SCHEMAS
+        if (t not in recorded_tables or scenario.outputs.sessions.mode != "off")
+        and (t not in NETWORK_TABLES or scenario.network is not None)
+    )  # fmt: skip
     sink = ParquetSink(run_dir.path, tables, csv=scenario.outputs.csv)
     started = time.perf_counter()
     pcaps: list[dict] = []

@@ -49,6 +49,7 @@ from cellfleet.sim.traffic import (
     KIND_SMS_MO,
     KIND_SMS_MT,
     KIND_STATE,
+    KIND_TAU,
 )
 
 CAUSES = ("normal_release", "abnormal_release", "volume_limit", "time_limit", "management_intervention", "run_end")
@@ -98,7 +99,7 @@ def _cut(events, t_end_s, final, slot_of, slot_device, slots, interim_time_s, in
     n = 0
     for e in range(events.shape[0]):
         kind = int(events[e, EV_KIND])
-        if kind == KIND_SMS_MO or kind == KIND_SMS_MT:
+        if kind == KIND_SMS_MO or kind == KIND_SMS_MT or kind == KIND_TAU:  # no data session
             continue
         device = int(events[e, EV_DEVICE])
         s = slot_of[device]

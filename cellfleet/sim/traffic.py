@@ -26,9 +26,12 @@ fails with ``establishment_failure_probability``; the application retries up to 
 Random draws for loss and failures are only made when the probability is not 0, so profiles
 without them keep their streams.
 
+Registration (3GPP TS 24.301, ``cellfleet.sim.gating``): events due before ``reg_from_s`` are
+dropped, queued or postponed in a pass of their own, and periodic TAUs (§5.3.5) are counted.
+
 For devices whose exchanges are recorded, every event is written to a fixed-capacity buffer
 (``EV_*`` columns) from which ``cellfleet.sim.session_records`` cuts the session records and
-``cellfleet.sim.capture`` rebuilds the packets.
+``cellfleet.sim.capture`` rebuilds the packets (both skip ``KIND_TAU``: a batch of TAUs).
 """
 
 from __future__ import annotations
@@ -36,38 +39,15 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from cellfleet.sim.arrivals import (
-    BYTES_EMPIRICAL,
-    BYTES_UNIFORM,
-    diurnal_next_s,
-    empirical_index,
-    first_burst_s,
-    next_burst_s,
-)
+from cellfleet.sim.arrivals import (BYTES_EMPIRICAL, BYTES_UNIFORM, diurnal_next_s, empirical_index, first_burst_s,
+                                    next_burst_s)  # fmt: skip
+from cellfleet.sim.gating import count_taus, queue_resume_s, tau_start_s, taus_before, unregistered_stretch
 from cellfleet.sim.lifecycle import DefaultReason, State
 from cellfleet.sim.losses import lost_bytes, setup_attempts
-from cellfleet.sim.profile_table import (
-    LOSS_NONE,
-    P_CON_BYTES,
-    P_FAIL_P,
-    P_FAILED_DOWN,
-    P_FAILED_UP,
-    P_HEAD,
-    P_LOSS_KIND,
-    P_LOSS_Q,
-    P_MAX_ATTEMPTS,
-    P_PERSISTENT,
-    P_PLAIN,
-    P_RETRY_INTERVAL,
-    P_RUN_FULL,
-    P_RUN_FULL_BYTES,
-    P_RUN_LAST_BYTES,
-    P_RUN_UP,
-    P_SMS_MO_GAP,
-    P_SMS_MT_GAP,
-    P_WIRE_DOWN,
-    P_WIRE_UP,
-)
+from cellfleet.sim.profile_table import (LOSS_NONE, P_CON_BYTES, P_FAIL_P, P_FAILED_DOWN, P_FAILED_UP, P_HEAD,
+                                         P_LOSS_KIND, P_LOSS_Q, P_MAX_ATTEMPTS, P_PERSISTENT, P_PLAIN, P_RETRY_INTERVAL,
+                                         P_RUN_FULL, P_RUN_FULL_BYTES, P_RUN_LAST_BYTES, P_RUN_UP, P_SMS_MO_GAP,
+                                         P_SMS_MT_GAP, P_WIRE_DOWN, P_WIRE_UP)  # fmt: skip
 from cellfleet.sim.rand import exponential1, uniform01
 
 NO_PROFILE = -1
@@ -80,11 +60,12 @@ _SAME_TIME_S = 1e-6
 
 #: Event kinds of the record buffer.
 KIND_SESSION, KIND_ONCE, KIND_OPEN, KIND_REPORT, KIND_PINGS, KIND_SMS_MO, KIND_SMS_MT = range(7)
-KIND_STATE, KIND_RELEASE, KIND_OPEN_FAILED = 7, 8, 9
+KIND_STATE, KIND_RELEASE, KIND_OPEN_FAILED, KIND_TAU = 7, 8, 9, 10
 
 #: Columns of the event buffer. ``EV_COUNT``: pings in a batch, or 1 if a session delivered its
-#: payload (0 when every set-up attempt failed). ``EV_SPAN_S``: the ping interval of a batch, or
-#: a session's duration. ``EV_CTR``: the device's stream counter before the event's loss draws.
+#: payload (0 when every set-up attempt failed), or the TAUs of a batch. ``EV_SPAN_S``: the ping
+#: interval of a batch, a session's duration, or T3412. ``EV_CTR``: the device's stream counter
+#: before the event's loss draws.
 (EV_DEVICE, EV_TIME_S, EV_KIND, EV_STATE, EV_PROFILE, EV_UP, EV_DOWN, EV_PAYLOAD, EV_RETX, EV_FAILED_BYTES,
  EV_FAILED_ATTEMPTS, EV_COUNT, EV_SPAN_S, EV_CTR) = range(14)  # fmt: skip
 EV_COLUMNS = 14
@@ -94,11 +75,12 @@ def event_capacity(recorded_devices: int, window_s: float, min_gap_s: float, max
     """An event-buffer size no window exceeds in practice.
 
     With the shortest mean gap between events of any kind, a device has about ``window / gap``
-    events; twice that plus a full burst and a few extra events (opens, releases, one-offs) per
-    device, plus 1024, is exceeded with negligible probability (Poisson tails).
+    events and as many TAU batches at most; twice both plus a full burst and a few extra events
+    (opens, releases, one-offs, a TAU batch) per device, plus 1024, is exceeded with negligible
+    probability (Poisson tails). Untouched pages of the buffer cost no memory.
     """
     expected = recorded_devices * window_s / min_gap_s if np.isfinite(min_gap_s) else 0.0
-    return int(2.0 * expected) + (max_burst + 8) * recorded_devices + 1024
+    return int(4.0 * expected) + (max_burst + 8) * recorded_devices + 1024
 
 
 @nb.njit(cache=True)
@@ -153,7 +135,8 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
     """Walk every device of ``rows`` up to ``t_end_s``; see the module docstring.
 
     ``dev``: the device columns (see ``FleetColumns.kernel_columns``), ``ctx``: ``(map_table,
-    limit_bytes, limit_sms)``, ``P``: ``ProfileTable.kernel_args()``. Returns ``(def_dev,
+    limit_bytes, limit_sms, unregistered_mode, queue_limit_reports, tau_minute_bins)`` (see
+    ``cellfleet.sim.gating``), ``P``: ``ProfileTable.kernel_args()``. Returns ``(def_dev,
     def_time_s, def_from_state, def_reason, events, n_events)``: the defaulted devices with their
     exact crossing times, the test state they left and the reason code (``DefaultReason``), and
     the events of devices with ``record_flag``. The buffer has a fixed ``ev_capacity``;
@@ -162,8 +145,9 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
     """
     (state, traffic_map, key, ctr, next_sess, burst_left, next_mo, next_mt, open_at, last_tx, next_once, once_prof,
      rate_plan, used_bytes, used_sms, test_entry_s, day_bytes, day_sessions, day_mo, day_mt,
-     tot_bytes, tot_sessions, tot_mo, tot_mt) = dev  # fmt: skip
-    map_table, limit_bytes, limit_sms = ctx
+     tot_bytes, tot_sessions, tot_mo, tot_mt, reg_from, t3412, tau_ref, queued, queue_next, day_rdrop,
+     tot_rdrop, day_sdrop, tot_sdrop, day_tau, tot_tau) = dev  # fmt: skip
+    map_table, limit_bytes, limit_sms, queue_mode, queue_limit, tau_bins = ctx
     (p_sched, p_period, p_jitter, p_burst, p_spacing, p_hourly, p_bkind, p_ba, p_bb, emp_off, emp_cnt, emp_val,
      emp_cum, p_up, p_dur, sms_mo_gap, sms_mt_gap, wire_off, _wu, _wd, persistent, keepalive, open_up, open_down,
      ping_up, ping_down, _lk, _lq, run_writes, run_off, open_run_writes, open_run_off) = P[:P_HEAD]  # fmt: skip
@@ -184,10 +168,13 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
         i = rows[j]
         st = state[i]
         prof = map_table[traffic_map[i], st]
+        rf = reg_from[i]  # registered from (gating)
+        tT = t3412[i]
         if prof < 0:
             if next_once[i] < t_end_s:  # offline: the one-off session is not sent
                 next_once[i] = np.inf
-            continue
+            if not (tT < np.inf and rf < t_end_s):  # else: no traffic, but periodic TAUs
+                continue
         rp = rate_plan[i]
         lim_b = limit_bytes[rp, st]
         lim_s = limit_sms[rp, st]
@@ -209,21 +196,33 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
         topen = open_at[i]
         ltx = last_tx[i]
         bl = burst_left[i]
-        while True:
+        tq, tref = np.inf, np.nan  # the next queued report; when T3412 was (re)started (gating)
+        if rf != -np.inf or tT < np.inf:
+            if rf > min(min(min(ts, tmo), min(tmt, to)), topen):  # events before the registration
+                ts, bl, tmo, tmt, to, topen, c = unregistered_stretch(
+                    i, rf, t_end_s, ts, bl, tmo, tmt, to, topen, k, c, queued, queue_mode, queue_limit, prof, p_sched,
+                    p_period, p_jitter, p_burst, p_spacing, p_hourly, sms_mo_gap, sms_mt_gap, day_rdrop, tot_rdrop,
+                    day_sdrop, tot_sdrop)  # fmt: skip
+            tq = queue_resume_s(queued[i], rf, t_end_s, queue_next[i])
+            tref = tau_start_s(tau_ref[i], rf)
+        walking = prof >= 0 and rf < t_end_s
+        while walking:
             crossed = 0
             if plain[prof]:
                 # The common case in a tight loop: per-report sessions of a profile without losses
                 # or failures, up to the next event of another kind (ties go to the general
                 # dispatch below, which takes sessions first, so the order of events and draws
                 # is the same). Few live variables keep it in registers: about 3x faster.
-                t_other = min(min(min(tmo, tmt), min(to, topen)), t_end_s)
+                t_other = min(min(min(tmo, tmt), min(to, topen)), min(tq, t_end_s))
+                t_fast = tref + tT if tref + tT < t_other else t_other  # past it a TAU may precede a session
                 # the profile's parameters, hoisted: the compiler cannot prove the column stores
                 # below leave the profile tables alone, so it would reload them every session
                 f_kind, f_a, f_span, f_row = p_bkind[prof], p_ba[prof], p_bb[prof] - p_ba[prof] + 1, wire_off[prof]
                 f_up, f_dur, f_sched, f_period = p_up[prof], p_dur[prof], p_sched[prof], p_period[prof]
                 f_jitter, f_burst, f_spacing = p_jitter[prof], p_burst[prof], p_spacing[prof]
-                while ts < t_other:
+                while ts < t_fast:
                     t = ts
+                    tref = t
                     c0 = c
                     u = uniform01(k, c)
                     c += np.uint64(1)
@@ -253,15 +252,22 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                             break
                 if lim_b >= 0 and ub > lim_b:  # the session at t exceeded the data allowance
                     crossed = _DATA_EXCEEDED
+                elif tref + tT < ts < t_other:  # periodic TAUs before the session at ts: count them, go on
+                    n_ev = _taus(ev, n_ev, tau_bins, recording, i, st, prof, tref, ts, tT, day_tau, tot_tau)
+                    tref = ts
+                    continue
             if not crossed:  # the general dispatch: one event of any kind
                 tp = ltx + keepalive[prof] if persistent[prof] and ltx == ltx else np.inf
-                if tp > ts - _SAME_TIME_S:  # a report due then resets the keep-alive timer instead
+                if tp > min(ts, tq) - _SAME_TIME_S:  # a report due then resets the keep-alive timer instead
                     tp = np.inf
-                t = min(min(ts, tmo), min(min(tmt, to), min(topen, tp)))
+                t = min(min(min(ts, tq), tmo), min(min(tmt, to), min(topen, tp)))
                 if t >= t_end_s:
                     break
+                if tref + tT < t:
+                    n_ev = _taus(ev, n_ev, tau_bins, recording, i, st, prof, tref, t, tT, day_tau, tot_tau)
+                tref = t
                 b = np.int64(0)  # bytes of this event (data)
-                if topen == t or (ts == t and persistent[prof] and ltx != ltx):
+                if topen == t or ((ts == t or tq == t) and persistent[prof] and ltx != ltx):
                     # a connection set-up: at the profile start, or by a report while disconnected
                     topen = np.inf
                     c0 = c
@@ -277,6 +283,9 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                             if ts != ts:  # diurnal
                                 ts = diurnal_next_s(t, exponential1(k, c), 1.0 / p_period[prof], p_hourly, prof)
                                 c += np.uint64(1)
+                        elif tq == t:  # so is a queued one
+                            queued[i] -= 1
+                            tq = t + p_spacing[prof] if queued[i] > 0 else np.inf
                     else:
                         up = open_up[prof] + fu
                         down = open_down[prof] + fd
@@ -295,8 +304,9 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                     if recording:
                         n_ev = _put(ev, n_ev, i, t, kind, st, prof, up, down, 0, retx, fu + fd, failed, 0 if all_failed else 1,
                                     failed * retry_interval[prof], c0)  # fmt: skip
-                elif ts == t or to == t:
+                elif ts == t or to == t or tq == t:
                     once = to == t and ts != t
+                    from_queue = tq == t and ts != t and to != t
                     sp = once_prof[i] if once else prof
                     if once:
                         to = np.inf
@@ -346,7 +356,10 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                     if recording:
                         n_ev = _put(ev, n_ev, i, t, kind, st, sp, up, down, 0 if all_failed else size, retx, fu + fd,
                                     failed, 0 if all_failed else 1, p_dur[sp] + failed * retry_interval[sp], c0)  # fmt: skip
-                    if not once:
+                    if from_queue:
+                        queued[i] -= 1
+                        tq = t + p_spacing[prof] if queued[i] > 0 else np.inf
+                    elif not once:
                         ts, bl, c = next_burst_s(t, bl, k, c, p_sched[prof], p_period[prof], p_jitter[prof], p_burst[prof],
                                                   p_spacing[prof])  # fmt: skip
                         if ts != ts:  # diurnal
@@ -354,7 +367,7 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                             c += np.uint64(1)
                 elif tp == t:
                     # pings at tp, tp + K, ... before the next other event
-                    t_stop = min(min(min(ts, tmo), min(tmt, to)), t_end_s)
+                    t_stop = min(min(min(ts, tmo), min(tmt, to)), min(tq, t_end_s))
                     per_ping = ping_up[prof] + ping_down[prof]
                     count = np.int64(np.ceil((t_stop - _SAME_TIME_S - tp) / keepalive[prof]))
                     if count < 1:
@@ -363,7 +376,11 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                         count = (lim_b - ub) // per_ping + 1  # the batch ends with the crossing ping
                     b = count * per_ping
                     ltx = tp + (count - 1) * keepalive[prof]
+                    for p in range(1, count if keepalive[prof] > tT else 0):  # T3412 expires between pings
+                        n_ev = _taus(ev, n_ev, tau_bins, recording, i, st, prof, tp + (p - 1) * keepalive[prof],
+                                     tp + p * keepalive[prof], tT, day_tau, tot_tau)  # fmt: skip
                     t = ltx
+                    tref = ltx
                     if recording:
                         n_ev = _put(ev, n_ev, i, tp, KIND_PINGS, st, prof, count * ping_up[prof], count * ping_down[prof],
                                     0, 0, 0, 0, count, keepalive[prof], c)  # fmt: skip
@@ -419,6 +436,12 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
                         break
                 elif recording and connected:
                     n_ev = _put(ev, n_ev, i, t, KIND_STATE, st, prof, 0, 0, 0, 0, 0, 0, 0, 0.0, c)
+        if reg_from[i] != -np.inf or tT < np.inf:
+            if tT < np.inf and reg_from[i] < t_end_s:  # the TAUs after the last episode; the last restarts T3412
+                n_last = taus_before(tref, t_end_s, tT)
+                n_ev = _taus(ev, n_ev, tau_bins, recording, i, st, prof, tref, t_end_s, tT, day_tau, tot_tau)
+                tau_ref[i] = tref + n_last * tT if n_last > 0 else tref
+            queue_next[i] = tq if queued[i] > 0 and tq < np.inf else -np.inf  # a drain under way
         ctr[i] = c
         next_sess[i] = ts
         next_mo[i] = tmo
@@ -438,6 +461,19 @@ def advance_window(rows, t_end_s, record_flag, ev_capacity, dev, ctx, P):
         tot_mo[i] += n_mo
         tot_mt[i] += n_mt
     return def_dev[:n_def], def_time[:n_def], def_from[:n_def], def_reason[:n_def], ev[: min(n_ev, ev_capacity)], n_ev
+
+
+@nb.njit(cache=True)
+def _taus(ev, n_ev, tau_bins, recording, i, st, prof, ref_s, t_s, t3412_s, day_tau, total_tau):
+    """Count the periodic TAUs between an episode at ``ref_s`` and the next at ``t_s`` into the
+    device's and the minute bins and, for a recorded device, one ``KIND_TAU`` event."""
+    n = count_taus(tau_bins, ref_s, t_s, t3412_s)
+    if n > 0:
+        day_tau[i] += n
+        total_tau[i] += n
+        if recording:
+            n_ev = _put(ev, n_ev, i, ref_s + t3412_s, KIND_TAU, st, prof, 0, 0, 0, 0, 0, 0, n, t3412_s, 0)
+    return n_ev
 
 
 @nb.njit(cache=True)
