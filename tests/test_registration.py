@@ -289,3 +289,34 @@ def test_outage_storm_through_the_cli(tmp_path):
     usage = pq.read_table(out / "usage_daily.parquet").to_pandas()
     assert usage.periodic_taus.sum() == net["periodic_taus"]
     assert usage.reports_dropped.sum() == 0  # 2 h of hourly readings fit the queue of 48
+
+
+def test_psm_granted_entries_and_exits_follow_the_episodes():
+    """PSM requested (T3324 = 60 s, T3412 extended = 12 h) and granted: the accept carries the
+    extended T3412, and the device is in PSM from 60 s after each episode (the accept, then each
+    10-s session) to the next one; still in PSM at the end (entry only). A network that refuses
+    PSM grants its own T3412 and there is no PSM."""
+    profiles = """traffic_profiles:
+  - {name: rare, schedule: periodic, sessions_per_day: 4, session_duration_s: 10,
+     session_bytes: {distribution: fixed, bytes: 100}}"""
+    psm = "power_on: {process: storm}, psm: {t3324_s: 60, t3412_ext_s: 43200}"
+    net = """  operators: [{plmn: "001-01"}]"""
+    _, counts, sink = run(scenario_text(net, psm, traffic="rare", profiles=profiles))
+    got = events(sink)
+    accept = got[got.event == "accept"].iloc[0]
+    assert (accept.timer, accept.timer_s) == ("T3412", 43200.0)
+    granted = got[got.event == "psm_granted"].iloc[0]
+    assert (granted.timer, granted.timer_s, granted.time_s) == ("T3324", 60.0, 0.0)
+    starts = sorted(sink.table("sessions").to_pandas().start_time_s)
+    assert len(starts) == 4 and starts[0] > 60.0
+    ends = [0.0] + [t + 10.0 for t in starts]
+    assert times(got, "psm_entry") == [round(e + 60.0, 6) for e in ends]
+    assert times(got, "psm_exit") == [round(t, 6) for t in starts]
+    assert counts.network["periodic_taus"] == 0  # every gap is shorter than the 12-h T3412
+
+    refused = net.replace('"001-01"}', '"001-01", psm: false}')
+    _, counts, sink = run(scenario_text(refused, psm, traffic="rare", profiles=profiles))
+    got = events(sink, tau=True)
+    assert got[got.event == "accept"].timer_s.iloc[0] == 3240.0
+    assert not got.event.isin(["psm_granted", "psm_entry", "psm_exit"]).any()
+    assert counts.network["periodic_taus"] == (got.event == "tau").sum() > 0

@@ -91,6 +91,9 @@ class Operator(_Model):
     """Share of attach requests rejected with ``reject_cause`` (independent draws)."""
     reject_cause: RejectCause = 17
     """EMM cause of those rejects (#17 network failure by default)."""
+    psm: bool = True
+    """Grants power saving mode to devices that request it (TS 24.301 §5.3.11: the T3324 and
+    T3412 extended values they ask for); ``false``: refuses it (T3412 as above, no PSM)."""
 
 
 class CoreStation(_Model):
@@ -185,6 +188,15 @@ class PowerOn(_Model):
         return self
 
 
+class PsmRequest(_Model):
+    """Power saving mode the devices request in ATTACH REQUEST (TS 24.301 §5.3.11; ``AT+CPSMS``)."""
+
+    t3324_s: NonNegFloat
+    """Active time: how long the device stays reachable after each exchange before PSM."""
+    t3412_ext_s: PosFloat
+    """Periodic TAU timer requested (T3412 extended value, GPRS Timer 3)."""
+
+
 class DeviceNetwork(_Model):
     """A group's subscription and radio: home network, preferences, RAT, area, power-on."""
 
@@ -197,6 +209,8 @@ class DeviceNetwork(_Model):
     area: Name | None = None
     """Area the devices are in (``None``: covered by every network without ``areas``)."""
     power_on: PowerOn = PowerOn()
+    psm: PsmRequest | None = None
+    """Power saving mode requested (``None``: not requested)."""
 
 
 class Network(_Model):

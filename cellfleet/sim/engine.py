@@ -220,6 +220,7 @@ class FleetEngine:
             if self.net is not None:
                 tau = events[events[:, EV_KIND] == KIND_TAU]
                 self.net.taus(tau[:, EV_DEVICE].astype(np.int64), tau[:, EV_TIME_S], tau[:, EV_COUNT], tau[:, EV_SPAN_S])
+                self.net.psm_periods(events)
             self._emit_records(self.cutter.cut(events, t_s))
 
     # --------------------------------------------------------------- happenings

@@ -21,11 +21,15 @@ import pyarrow as pa
 from cellfleet.sim import records as rec
 from cellfleet.sim.lifecycle import State
 from cellfleet.sim.network_tables import CoreState, NetworkTables, RegColumns
+from cellfleet.sim.psm import PsmTracker
 from cellfleet.sim.rand import stream
 from cellfleet.sim.registration import (
     COUNTED_CAUSES,
+    E_ACCEPT,
     E_DEREGISTERED,
     E_DETACH,
+    E_PSM_ENTRY,
+    E_PSM_EXIT,
     E_TAU,
     EVENT_NAMES,
     G_CAUSE,
@@ -51,6 +55,7 @@ from cellfleet.sim.registration import (
     S_REJECT0,
     S_TIMEOUTS,
     T_NONE,
+    T_T3324,
     T_T3412,
     TIMER_NAMES,
     WHY_BLOCKED,
@@ -96,6 +101,7 @@ class NetworkControl:
         self._zone_vocab = [*self.tables.zones, ""]
         self._all = np.arange(cols.size, dtype=np.int64)
         self._sim_state = cols.state
+        self.psm = PsmTracker(cols.size)
 
     @property
     def unregistered_mode(self) -> int:
@@ -269,6 +275,7 @@ class NetworkControl:
             out[:, G_FROM_OPERATOR] = -1
             out[:, G_REASON] = why
             self._emit(out)
+        self.psm.deregistered(rows)
         reg.serving[rows] = -1
         reg.reg_from_s[rows] = np.inf
         reg.t3412_s[rows] = np.inf
@@ -296,9 +303,28 @@ class NetworkControl:
         out[:, G_FROM_OPERATOR] = -1
         self._emit(out)
 
+    def psm_periods(self, events: np.ndarray) -> None:
+        """PSM entries and exits of the recorded devices ended by a window's episodes."""
+        device, entry_s, exit_s = self.psm.window(events, self.reg.t3324_s)
+        self._psm_records(device, entry_s, E_PSM_ENTRY)
+        self._psm_records(device, exit_s, E_PSM_EXIT)
+
+    def _psm_records(self, device: np.ndarray, time_s: np.ndarray, event: int) -> None:
+        out = np.zeros((device.size, G_COLUMNS))
+        out[:, G_DEVICE] = device
+        out[:, G_TIME_S] = time_s
+        out[:, G_EVENT] = event
+        out[:, G_OPERATOR] = self.reg.serving[device]
+        out[:, G_TIMER] = T_T3324
+        out[:, G_TIMER_S] = self.reg.t3324_s[device]
+        out[:, G_FROM_OPERATOR] = -1
+        self._emit(out)
+
     def _emit(self, rows: np.ndarray) -> None:
         if rows.shape[0] == 0:
             return
+        accepts = rows[rows[:, G_EVENT] == E_ACCEPT]
+        self.psm.registered(accepts[:, G_DEVICE].astype(np.int64), accepts[:, G_TIME_S])
         rows = rows[np.lexsort((rows[:, G_DEVICE], rows[:, G_TIME_S]))] if rows.shape[0] > 1 else rows
         n_ops = len(self.tables.plmns)
         op = rows[:, G_OPERATOR].astype(np.int64)
@@ -332,6 +358,8 @@ class NetworkControl:
         """Write the time series; return the network part of the run summary."""
         for k in list(self._affected):
             self._snapshot(k)
+        recorded = np.flatnonzero(self.record_flag & (self.reg.reg_state == R_REGISTERED))
+        self._psm_records(*self.psm.still_in_psm(recorded, self.reg.t3324_s, self.minutes * 60.0), E_PSM_ENTRY)
         minutes = np.arange(self.minutes, dtype=np.int32)
         times = rec.timestamps_us(self.start_epoch_us, minutes * 60.0)
         attached = np.cumsum(self.attached_delta, axis=0)

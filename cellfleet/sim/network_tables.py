@@ -50,6 +50,9 @@ class NetworkTables:
     t3410_s: float
     t3411_s: float
     t3402_s: float
+    op_psm: np.ndarray  # bool: grants PSM
+    group_t3324_s: np.ndarray  # float64 per fleet group: requested active time (NaN: no PSM request)
+    group_t3412_ext_s: np.ndarray  # float64: requested T3412 extended value
     core_names: list[str]
     core_dialogs: np.ndarray  # int64
     core_service_s: np.ndarray
@@ -100,6 +103,9 @@ class NetworkTables:
             t3410_s=net.ue_timers.t3410_s,
             t3411_s=net.ue_timers.t3411_s,
             t3402_s=net.ue_timers.t3402_s,
+            op_psm=np.array([o.psm for o in ops], np.bool_),
+            group_t3324_s=np.array([g.psm.t3324_s if g and g.psm else nan for g in groups], np.float64),
+            group_t3412_ext_s=np.array([g.psm.t3412_ext_s if g and g.psm else nan for g in groups], np.float64),
             core_names=cores,
             core_dialogs=np.array([c.dialogs for c in net.cores], np.int64),
             core_service_s=np.array([c.service_time_s for c in net.cores], np.float64),
@@ -111,7 +117,7 @@ class NetworkTables:
         return (
             self.order, self.op_rat_mask, self.op_area_mask, self.op_down_mask, self.op_core, self.op_t3412_s,
             self.op_t3402_s, self.op_t3346_s, self.op_reject_p, self.op_reject_cause, self.partner_ok,
-            self.t3410_s, self.t3411_s, self.t3402_s,
+            self.t3410_s, self.t3411_s, self.t3402_s, self.op_psm, self.group_t3324_s, self.group_t3412_ext_s,
         )  # fmt: skip
 
     def covered(self, op: np.ndarray, area: np.ndarray) -> np.ndarray:
@@ -184,6 +190,7 @@ class RegColumns:
     t3412_s: np.ndarray  # float64
     first_accept_s: np.ndarray  # float64: first accept since the last loss of registration (inf: none)
     why_lost: np.ndarray  # int8: why the device last left its network (reason of the next switch)
+    t3324_s: np.ndarray  # float64: active time granted with the registration (NaN: no PSM)
 
     @classmethod
     def build(cls, scenario, tables: NetworkTables, cols) -> "RegColumns":
@@ -230,12 +237,13 @@ class RegColumns:
             t3412_s=cols.t3412_s,
             first_accept_s=np.full(n, np.inf),
             why_lost=np.zeros(n, np.int8),
+            t3324_s=np.full(n, np.nan),
         )
 
     def kernel_columns(self) -> tuple:
         return (
             self.reg_state, self.serving, self.camp, self.counter, self.next_reg_s, self.reg_from_s, self.forbidden,
             self.forbidden_ta, self.blocked, self.area, self.rat, self.group, self.home, self.key, self.ctr, self.t3412_s, self.first_accept_s,
-            self.why_lost,
+            self.why_lost, self.t3324_s,
         )  # fmt: skip
 

@@ -25,8 +25,9 @@ Tables (one schema each, in :data:`SCHEMAS`):
 * ``devices``: identities and assignment of every device.
 * ``registrations`` (scenarios with ``network``): the registration happenings of the recorded
   devices (TS 24.301): power-on attempts, accepts (with the T3412 granted), rejects with their
-  EMM cause, T3410 expiries, timers started (T3411, T3402, T3346), periodic TAUs, network
-  switches (from/to PLMN, reason), deregistrations by outages, detaches, no service.
+  EMM cause, T3410 expiries, timers started (T3411, T3402, T3346), PSM granted (T3324), PSM
+  entries and exits, periodic TAUs, network switches (from/to PLMN, reason), deregistrations by
+  outages, detaches, no service.
 * ``fleet_timeseries``: per simulated minute, the whole fleet's attach requests offered and
   accepted, T3410 expiries, rejects by EMM cause, periodic TAUs and registered devices.
 * ``network_timeseries``: registered devices per network at the end of each minute.

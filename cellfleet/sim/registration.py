@@ -21,7 +21,9 @@ UE rules (3GPP TS 24.301; the single-device reference is ``cellfleet.sim.attach.
   forbidden TA forbids the network in the area), counter reset, selection of another network at
   once; #22: counter reset, T3346 (the network's value, or a random 15-30 min when the reject is
   not integrity protected, TS 24.008 §4.7.13.4); #17/#111: abnormal case (§5.5.1.2.5);
-* ATTACH ACCEPT: registered, counter reset; the periodic TAU timer T3412 is the network's.
+* ATTACH ACCEPT: registered, counter reset; the periodic TAU timer T3412 is the network's, or,
+  when the device requested power saving mode and the network grants it (§5.3.11), the T3412
+  extended value and the active time T3324 the device asked for.
 
 A request rejected at the station's door (queue full, or the registered-device limit reached)
 uses no dialog and is answered at once with #22 (TS 23.401 §4.3.7.4.2, MME overload control).
@@ -38,12 +40,12 @@ from cellfleet.sim.rand import uniform01
 R_OFF, R_SEARCHING, R_ATTEMPTING, R_REGISTERED, R_STOPPED = 0, 1, 2, 3, 4
 #: Events of the registrations table.
 (E_ATTEMPT, E_ACCEPT, E_REJECT, E_T3410_EXPIRY, E_TIMER, E_NO_SERVICE, E_SWITCH, E_DETACH, E_DEREGISTERED,
- E_USIM_INVALID, E_POWER_ON, E_TAU) = range(12)  # fmt: skip
+ E_USIM_INVALID, E_TAU, E_PSM_GRANTED, E_PSM_ENTRY, E_PSM_EXIT) = range(14)  # fmt: skip
 EVENT_NAMES = ("attempt", "accept", "reject", "t3410_expiry", "timer_start", "no_service", "network_switch",
-               "detach", "deregistered", "usim_invalid", "power_on", "tau")  # fmt: skip
-#: Timers named in timer_start records.
-T_NONE, T_T3411, T_T3402, T_T3346, T_T3412 = 0, 1, 2, 3, 4
-TIMER_NAMES = ("", "T3411", "T3402", "T3346", "T3412")
+               "detach", "deregistered", "usim_invalid", "tau", "psm_granted", "psm_entry", "psm_exit")  # fmt: skip
+#: Timers named in records.
+T_NONE, T_T3411, T_T3402, T_T3346, T_T3412, T_T3324 = 0, 1, 2, 3, 4, 5
+TIMER_NAMES = ("", "T3411", "T3402", "T3346", "T3412", "T3324")
 #: Reasons of network switches and deregistrations.
 (WHY_NONE, WHY_SELECTION, WHY_REJECT, WHY_OUTAGE, WHY_CORE_OUTAGE, WHY_MOVE, WHY_POWER_OFF, WHY_CANCELLED,
  WHY_BLOCKED) = range(9)  # fmt: skip
@@ -161,9 +163,9 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
     ``t_end_s`` when the window is done.
     """
     (reg_state, serving, camp, counter, next_reg, reg_from, forbidden, forbidden_ta, blocked, area, rat, group, home,
-     key, ctr, t3412_col, first_accept, why_lost) = R  # fmt: skip
+     key, ctr, t3412_col, first_accept, why_lost, t3324_col) = R  # fmt: skip
     (order, op_rat_mask, op_area_mask, op_down_mask, op_core, op_t3412, op_t3402, op_t3346, op_reject_p,
-     op_reject_cause, partner_ok, t3410_s, t3411_s, t3402_s) = N  # fmt: skip
+     op_reject_cause, partner_ok, t3410_s, t3411_s, t3402_s, op_psm, group_t3324, group_t3412_ext) = N  # fmt: skip
     (core_dialogs, core_service_s, core_queue_limit, core_max_registered, core_down, ring_off, ring, served,
      queue_off, queue, q_head, q_len, registered) = C  # fmt: skip
     minute_bins, attached_delta, queue_max, core_admitted = B
@@ -265,7 +267,11 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
             counter[d] = 0
             reg_from[d] = ta
             next_reg[d] = np.inf
-            t3412_col[d] = op_t3412[op] if op_t3412[op] > 0.0 else np.inf
+            g = group[d]
+            psm = op_psm[op] and group_t3324[g] == group_t3324[g]
+            t3412 = group_t3412_ext[g] if psm else op_t3412[op]
+            t3412_col[d] = t3412 if t3412 > 0.0 else np.inf
+            t3324_col[d] = group_t3324[g] if psm else np.nan
             if first_accept[d] != first_accept[d] or first_accept[d] == np.inf:
                 first_accept[d] = ta
             if core >= 0:
@@ -273,7 +279,9 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
             attached_delta[ma, op] += 1
             minute_bins[ma, S_ACCEPTS] += 1
             if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_ACCEPT, op, 0, T_T3412, op_t3412[op], 0, -1, WHY_NONE)
+                n_rec = _record(buf, n_rec, ta, d, E_ACCEPT, op, 0, T_T3412, t3412, 0, -1, WHY_NONE)
+                if psm:
+                    n_rec = _record(buf, n_rec, ta, d, E_PSM_GRANTED, op, 0, T_T3324, group_t3324[g], 0, -1, WHY_NONE)
             continue
         if cause > 0:
             minute_bins[ma, S_REJECT0 + CAUSE_SLOT[cause]] += 1
