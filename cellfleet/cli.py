@@ -84,6 +84,27 @@ def _human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _network_rows(table: Table, net: dict) -> None:
+    """Registration lines of the run summary (scenarios with a ``network`` section)."""
+    final = net["final_registration"]
+    table.add_row("devices registered at the end", f"{final['registered']:,}")
+    for key in ("attempting", "no_service", "stopped"):
+        if final[key]:
+            table.add_row(f"  {key.replace('_', ' ')}", f"{final[key]:,}")
+    table.add_row("attach requests / accepts", f"{net['attach_requests']:,} / {net['attach_accepts']:,}")
+    rejects = ", ".join(f"#{cause}: {n:,}" for cause, n in net["rejects_by_cause"].items()) or "none"
+    table.add_row("attach rejects by EMM cause", rejects)
+    if net["t3410_expiries"]:
+        table.add_row("T3410 expiries (no answer)", f"{net['t3410_expiries']:,}")
+    table.add_row("periodic TAUs", f"{net['periodic_taus']:,}")
+    table.add_row("peak signalling (minute average)", f"{net['peak_signalling_per_s']:,.1f}/s")
+    for outage in net["outages"]:
+        waits = [outage.get(f"time_to_reattach_{q}_s") for q in (50, 95, 100)]
+        shown = " / ".join("-" if w is None else f"{w:,.0f} s" for w in waits)
+        table.add_row(f"outage {outage['name']}", f"{outage['devices_lost']:,} devices lost")
+        table.add_row("  registered again, 50/95/100 %", shown)
+
+
 def _summary_table(result, out_dir: Path) -> Table:
     c = result.counts
     table = Table(title=f"cellfleet run: {result.summary['scenario']} (seed {result.summary['seed']})", show_header=False)
@@ -98,6 +119,8 @@ def _summary_table(result, out_dir: Path) -> Table:
     table.add_row("data sessions", f"{c.sessions:,}")
     table.add_row("packet data", f"{_human_bytes(c.total_bytes)} ({c.total_bytes:,} bytes)")
     table.add_row("SMS sent (MO) / received (MT)", f"{c.sms_mo:,} / {c.sms_mt:,}")
+    if c.network:
+        _network_rows(table, c.network)
     table.add_row("simulated device-days", f"{c.device_days:,}")
     table.add_row("wall time", f"{result.wall_time_s:.2f} s")
     table.add_row("device-days/s", f"{result.device_days_per_s:,.0f}")

@@ -271,10 +271,13 @@ def test_outage_storm_through_the_cli(tmp_path):
     import pyarrow.parquet as pq
 
     out = tmp_path / "storm"
-    subprocess.run([sys.executable, "-m", "cellfleet.cli", "run", "outage-storm", "--devices", "3000", "--days", "2",
-                    "-q", "-o", str(out)], check=True, timeout=300)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "cellfleet.cli", "run", "outage-storm", "--devices", "3000", "--days",
+                           "2", "-o", str(out)], check=True, timeout=300, capture_output=True, text=True)  # fmt: skip
     s = json.loads((out / "summary.json").read_text())
     net = s["counts"]["network"]
+    printed = " ".join(done.stdout.split())
+    assert f"attach requests / accepts │ {net['attach_requests']:,} / {net['attach_accepts']:,}" in printed
+    assert "outage north-power-failure │ 1,800 devices lost" in printed
     outage = net["outages"][0]
     assert outage["devices_lost"] == 1800 and outage["reattached"] == 1800
     assert 0 < outage["time_to_reattach_50_s"] <= outage["time_to_reattach_95_s"] <= outage["time_to_reattach_100_s"]
