@@ -88,7 +88,7 @@ def _network_rows(table: Table, net: dict) -> None:
     """Registration lines of the run summary (scenarios with a ``network`` section)."""
     final = net["final_registration"]
     table.add_row("devices registered at the end", f"{final['registered']:,}")
-    for key in ("attempting", "no_service", "stopped"):
+    for key in ("attempting", "waiting_for_answer", "no_service", "powered_off", "stopped"):
         if final[key]:
             table.add_row(f"  {key.replace('_', ' ')}", f"{final[key]:,}")
     table.add_row("attach requests / accepts", f"{net['attach_requests']:,} / {net['attach_accepts']:,}")

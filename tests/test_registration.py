@@ -281,7 +281,8 @@ def test_outage_storm_through_the_cli(tmp_path):
     outage = net["outages"][0]
     assert outage["devices_lost"] == 1800 and outage["reattached"] == 1800
     assert 0 < outage["time_to_reattach_50_s"] <= outage["time_to_reattach_95_s"] <= outage["time_to_reattach_100_s"]
-    assert net["final_registration"] == {"registered": 3000, "attempting": 0, "no_service": 0, "stopped": 0}
+    assert net["final_registration"] == {"registered": 3000, "attempting": 0, "waiting_for_answer": 0,
+                                         "no_service": 0, "powered_off": 0, "stopped": 0}  # fmt: skip
     ts = pq.read_table(out / "fleet_timeseries.parquet").to_pandas()
     assert len(ts) == 2 * 1440
     assert ts.registered.iloc[36 * 60 - 1] == 3000 and ts.registered.iloc[36 * 60] == 1200
@@ -323,3 +324,72 @@ def test_psm_granted_entries_and_exits_follow_the_episodes():
     assert got[got.event == "accept"].timer_s.iloc[0] == 3240.0
     assert not got.event.isin(["psm_granted", "psm_entry", "psm_exit"]).any()
     assert counts.network["periodic_taus"] == (got.event == "tau").sum() > 0
+
+
+def test_an_answer_still_in_flight_when_the_cell_goes_is_lost():
+    """The core answers after 14 s; the cells go down 5 s after the request: the accept never
+    arrives, the device finds no network at once, and nothing counts it as registered or lost."""
+    net = """  operators: [{plmn: "001-01", core: mme, areas: [x]}]
+  cores: [{name: mme, dialogs: 1, service_time_s: 14}]
+  outages: [{name: cut, at_day: 0.5, duration_s: 600, areas: [x]}]"""
+    _, counts, sink = run(scenario_text(net, "area: x, power_on: {process: storm, start_s: 43195}"))
+    got = events(sink)
+    assert list(got.event[:2]) == ["attempt", "no_service"] and list(got.time_s[:2]) == [43195.0, 43200.0]
+    assert times(got, "accept") == [43800.0 + 14.0]  # back at the outage end (43800 s), a fresh dialog
+    ts = sink.table("fleet_timeseries").to_pandas()
+    assert ts.registered.min() == 0 and ts.registered.iloc[-1] == 1
+    assert counts.network["outages"][0]["devices_lost"] == 0
+
+
+def test_outages_neither_power_devices_on_early_nor_cut_back_off_timers():
+    """Power-on times stand whatever happens elsewhere, and T3346 keeps running through an
+    outage of its network: the congested device retries when T3346 expires (30000 s), while the
+    registered one moves to the other network at once (21600 s)."""
+    net = """  operators: [{plmn: "001-01", core: mme, t3346_s: 30000, areas: [x]}, {plmn: "001-02", areas: [x]}]
+  cores: [{name: mme, dialogs: 1, service_time_s: 1.0, queue_limit: 0}]
+  outages: [{at_day: 0.25, duration_s: 60, operators: ["001-01"], areas: [x]}]"""
+    _, _, sink = run(scenario_text(net, "area: x, power_on: {process: storm}", count=2))
+    assert times(events(sink, 0), "accept") == [1.0, 21600.0]
+    assert times(events(sink, 1), "attempt") == [0.0, 30000.0]
+    assert times(events(sink, 1), "accept") == [30001.0]
+    late = scenario_text("""  operators: [{plmn: "001-01"}, {plmn: "001-02"}]
+  outages: [{at_day: 0.0078125, duration_s: 60, operators: ["001-02"]}]""", "power_on: {process: storm, start_s: 1000}")
+    assert times(events(run(late)[2]), "attempt") == [1000.0]
+
+
+def test_forbidden_tracking_areas_are_forgotten_daily_and_12_stays_in_limited_service():
+    """#15 forbids the network in the area: the device selects the other network at once; #12
+    leaves it in limited service (no other PLMN). The lists are deleted at each day's end, when
+    the device tries the first network again."""
+    for cause, expected in ((15, ["attempt", "reject", "network_switch", "attempt", "accept"]),
+                            (12, ["attempt", "reject", "no_service"])):  # fmt: skip
+        net = f"""  operators: [{{plmn: "001-01", reject_probability: 1.0, reject_cause: {cause}}}, {{plmn: "001-02"}}]"""
+        _, counts, sink = run(scenario_text(net, days=2))
+        got = events(sink)
+        assert list(got[got.time_s == 0.0].event) == expected
+        if cause == 12:
+            assert times(got, "attempt") == [0.0, 86400.0] and counts.network["final_registration"]["no_service"] == 1
+
+
+def test_a_sim_leaving_cancelled_attaches_again():
+    net = """  operators: [{plmn: "001-01"}]"""
+    actions = """actions:
+  - {at_day: 0.2, action: cancel}
+  - {at_day: 0.4, action: reprovision}"""
+    _, counts, sink = run(scenario_text(net, actions=actions))
+    got = events(sink)
+    assert list(got.event) == ["attempt", "accept", "detach", "attempt", "accept"]
+    assert times(got, "accept") == [0.0, 34560.0]
+    assert counts.network["final_registration"]["registered"] == 1
+
+
+def test_reattach_time_is_kept_when_a_later_loss_comes():
+    """Back at once when the outage ends (0 s); a power cycle hours later does not change it."""
+    net = """  operators: [{plmn: "001-01", areas: [x]}]
+  outages: [{name: cut, at_day: 0.1, duration_s: 600, areas: [x]}]"""
+    actions = """actions:
+  - {at_day: 0.5, action: power_off}
+  - {at_day: 0.6, action: power_on}"""
+    _, counts, _ = run(scenario_text(net, "area: x, power_on: {process: storm}", count=3, actions=actions))
+    outage = counts.network["outages"][0]
+    assert (outage["devices_lost"], outage["reattached"], outage["time_to_reattach_100_s"]) == (3, 3, 0.0)

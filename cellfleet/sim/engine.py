@@ -13,7 +13,8 @@ registered), and outages start and end as happenings.
 Ordering at equal times, by fixed priority class: day ends first (a day's records show the state
 at the end of that day, before anything scheduled at the next midnight), then test-period expiries
 (a period covers ``[entry, entry + days)``, so at its end the SIM has defaulted before an operator
-action at that same instant sees it), then operator actions in scenario order, then outages.
+action at that same instant sees it), then operator actions in scenario order, then outage ends,
+then outage starts.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ SECONDS_PER_DAY = 86400.0
 
 ProgressCallback = Callable[[int, int], None]
 #: SimPy priorities (lower runs first at equal times); see the module docstring.
-PRIORITY_DAY_END, PRIORITY_EXPIRY, PRIORITY_ACTION, PRIORITY_OUTAGE = 0, 1, 2, 3
+PRIORITY_DAY_END, PRIORITY_EXPIRY, PRIORITY_ACTION, PRIORITY_OUTAGE_END, PRIORITY_OUTAGE = 0, 1, 2, 3, 4
 _TEST_STATES = np.array(TEST_ALLOWANCE_STATES, dtype=np.int8)
 
 
@@ -178,7 +179,7 @@ class FleetEngine:
             if start_s < self.end_s:
                 At(self.env, start_s, PRIORITY_OUTAGE, self._outage_callback(k, True))
                 if start_s + outage.duration_s < self.end_s:
-                    At(self.env, start_s + outage.duration_s, PRIORITY_OUTAGE, self._outage_callback(k, False))
+                    At(self.env, start_s + outage.duration_s, PRIORITY_OUTAGE_END, self._outage_callback(k, False))
         self.env.run()
         self._emit_records(self.cutter.cut(np.zeros((0, EV_COLUMNS)), self.end_s, final=True))
         self.recorder.fleet_daily(self._fleet_daily)
@@ -229,6 +230,8 @@ class FleetEngine:
             self.counts.control_events += 1
             self.advance_to(self.env.now)
             self._emit_day(day)
+            if self.net is not None and self.env.now < self.end_s:
+                self.net.day_end(self.env.now)
             if self.progress is not None:
                 self.progress(day + 1, self.days)
 
@@ -331,10 +334,11 @@ class FleetEngine:
         """Move ``rows`` into ``target`` states at ``t``: allowance periods, arrivals."""
         cols = self.cols
         old_profile = self.map_table[cols.traffic_map[rows], cols.state[rows]]
+        if self.net is not None:  # a cancelled SIM detaches; a SIM leaving Cancelled attaches again
+            self.net.detach(rows[target == State.CANCELLED], t)
+            self.net.reactivate(rows[(cols.state[rows] == State.CANCELLED) & (target != State.CANCELLED)], t)
         cols.state[rows] = target
         cols.ever_active[rows] |= target == State.ACTIVE_BILLED
-        if self.net is not None:
-            self.net.detach(rows[target == State.CANCELLED], t)
         in_test = np.isin(target, _TEST_STATES)
         cols.test_entry_s[rows] = np.where(in_test, t, np.nan)
         cols.allowance_used_bytes[rows[in_test]] = 0

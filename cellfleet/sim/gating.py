@@ -36,7 +36,9 @@ dropped: that counter is for the registration alone).
 Periodic tracking area updating (TS 24.301 §5.3.5, T3412 of Table 10.2.1): a registered UE starts
 T3412 when it enters EMM-IDLE, i.e. after the ATTACH ACCEPT and after every connected episode;
 every traffic event (a session, a one-off session, a connection set-up, a report, a keep-alive
-ping, an SMS) is such an episode at its event time, and so is a periodic TAU itself. With ``ref``
+ping, an SMS) is such an episode at its event time, and so is a periodic TAU itself. (T3412 is
+restarted at the exchange's start, not when its connected mode ends: the few seconds an exchange
+lasts are not added, which matters only for exchanges that last a sizeable part of T3412.) With ``ref``
 the last (re)start, the TAUs before the next episode at ``t`` are at ``ref + k T3412`` for every
 ``k >= 1`` with ``ref + k T3412 < t`` (a TAU due exactly at ``t`` is replaced by the episode).
 They are counted, never scheduled. T3412 is taken as started at ``reg_from_s`` when the stored

@@ -8,9 +8,11 @@ network records and time series.
 An outage takes cells (operators, areas, or both) or core stations away. Devices registered on a
 lost cell are deregistered and select a network at once (another PLMN if one covers them, else no
 service); devices of a core that goes down lose their registration (the MME's contexts are gone)
-and their attaches time out (T3410) until it returns. When cells return, devices without service
-find them after ``reselect_s`` (uniform) and attach: the restoration storm, shaped only by the
-UE timers and the core's capacity. Devices that are waiting on T3411/T3402/T3346 keep waiting.
+and their attaches time out (T3410) until it returns; a device waiting for the answer to an
+attach on a lost cell gets none and selects again at once. When cells return, devices without
+service find them after ``reselect_s`` (uniform) and attach: the restoration storm, shaped only
+by the UE timers and the core's capacity. Devices waiting on T3411/T3402/T3346 keep waiting
+(TS 24.301 §5.5.1.2.6: no attach while T3346 runs).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from cellfleet.sim.registration import (
     R_REGISTERED,
     R_SEARCHING,
     R_STOPPED,
+    R_WAITING,
     REASON_NAMES,
     S_ACCEPTS,
     S_ATTEMPTS,
@@ -71,7 +74,7 @@ EVENT_DICT = pa.array(EVENT_NAMES, pa.string())
 TIMER_DICT = pa.array(TIMER_NAMES, pa.string())
 REASON_DICT = pa.array(REASON_NAMES, pa.string())
 #: Registration records buffered per kernel call for recorded devices.
-RECORD_BUFFER_ROWS = 1 << 16
+RECORD_BUFFER_ROWS = 1 << 16  # at least the 4 records one attempt may write
 
 
 class NetworkControl:
@@ -94,7 +97,11 @@ class NetworkControl:
         self.tau_bins = np.zeros(self.minutes, np.int64)
         self._buf = np.empty((RECORD_BUFFER_ROWS, G_COLUMNS), np.float64)
         self._active_outages: set[int] = set()
-        self._affected: dict[int, np.ndarray] = {}
+        self._outage_end_s: dict[int, float] = {}
+        # re-attach times owed to outages: the outage that deregistered a device (-1: none) and its
+        # slot in that outage's array of first accepts after the loss (inf: not yet)
+        self._lost_by = np.full(cols.size, -1, np.int32)
+        self._lost_slot = np.zeros(cols.size, np.int64)
         self._reattach: dict[int, np.ndarray] = {}
         self._plmn_vocab = [*self.tables.plmns, ""]
         self._zone_of_op = np.append(self.tables.op_zone, len(self.tables.zones))
@@ -143,14 +150,12 @@ class NetworkControl:
     def outage_start(self, k: int, t_s: float) -> np.ndarray:
         """Outage ``k`` begins: returns the devices that lost their registration (the engine
         releases their connections)."""
-        for j in list(self._affected):
-            self._snapshot(j)
         self._active_outages.add(k)
         self._apply_masks()
         reg = self.reg
         o = self.scenario.network.outages[k]
         if o.cores is None:
-            rows = self._lose_uncovered(self._all[reg.reg_state != R_OFF], t_s, WHY_OUTAGE)
+            rows = self._lose_uncovered(self._all[reg.reg_state != R_OFF], t_s, WHY_OUTAGE, new_area=False)
         else:  # the core's contexts are lost: attaches time out until it is back
             cores = [self.tables.core_names.index(c) for c in o.cores]
             op_core = self.tables.op_core[np.maximum(reg.serving, 0)]
@@ -158,7 +163,9 @@ class NetworkControl:
             self._deregister(rows, t_s, E_DEREGISTERED, WHY_CORE_OUTAGE)
             reg.reg_state[rows] = R_ATTEMPTING
             reg.next_reg_s[rows] = t_s
-        self._affected[k] = rows
+        self._lost_by[rows] = k
+        self._lost_slot[rows] = np.arange(rows.size)
+        self._reattach[k] = np.full(rows.size, np.inf)
         return rows
 
     def outage_end(self, k: int, t_s: float) -> None:
@@ -172,13 +179,16 @@ class NetworkControl:
             rng = stream(self.scenario.seed, f"network/outages/{k}/reselect")
             reg.reg_state[searching] = R_ATTEMPTING
             reg.next_reg_s[searching] = t_s + (rng.random(searching.size) * spread_s if spread_s > 0 else 0.0)
-        self._outage_end_s = getattr(self, "_outage_end_s", {})
         self._outage_end_s[k] = t_s
 
-    def _snapshot(self, k: int) -> None:
-        """Keep outage ``k``'s re-attach times before another outage resets them."""
-        rows = self._affected.pop(k)
-        self._reattach[k] = self.reg.first_accept_s[rows].copy()
+    def _settle(self, rows: np.ndarray) -> None:
+        """The devices of ``rows`` that owe an outage their re-attach time pay it now (their first
+        accept since the loss, inf if none) before a new loss resets it."""
+        owed = rows[self._lost_by[rows] >= 0]
+        for k in np.unique(self._lost_by[owed]).tolist():
+            mine = owed[self._lost_by[owed] == k]
+            self._reattach[k][self._lost_slot[mine]] = self.reg.first_accept_s[mine]
+        self._lost_by[owed] = -1
 
     # ----------------------------------------------------------- operator actions
     def detach(self, rows: np.ndarray, t_s: float, why: int = WHY_CANCELLED) -> None:
@@ -196,6 +206,7 @@ class NetworkControl:
         reg = self.reg
         lost = rows[reg.reg_state[rows] == R_REGISTERED]
         self._deregister(lost, t_s, E_DETACH, WHY_POWER_OFF)
+        self.psm.deregistered(rows)
         off = rows[self._sim_state[rows] != State.CANCELLED]
         reg.reg_state[off] = R_OFF
         reg.next_reg_s[off] = np.inf
@@ -204,6 +215,26 @@ class NetworkControl:
         reg.counter[off] = 0
         reg.camp[off] = -1
         return lost
+
+    def reactivate(self, rows: np.ndarray, t_s: float) -> None:
+        """SIMs leaving Cancelled: their devices attach again (as after a power cycle)."""
+        rows = rows[self.reg.reg_state[rows] == R_STOPPED]
+        self.reg.forbidden[rows] = 0
+        self.reg.forbidden_ta[rows] = 0
+        self.reg.counter[rows] = 0
+        self.reg.camp[rows] = -1
+        self.reg.reg_state[rows] = R_ATTEMPTING
+        self.reg.next_reg_s[rows] = t_s
+
+    def day_end(self, t_s: float) -> None:
+        """The forbidden-TA lists are deleted (TS 24.301 §5.3.2: periodically, here once a day); a
+        device they kept without service looks again."""
+        reg = self.reg
+        had = reg.forbidden_ta != 0
+        reg.forbidden_ta[:] = 0
+        wake = self._all[had & (reg.reg_state == R_SEARCHING)]
+        reg.reg_state[wake] = R_ATTEMPTING
+        reg.next_reg_s[wake] = t_s
 
     def power_on(self, rows: np.ndarray, t_s: float, spread_s: float, rng: np.random.Generator) -> None:
         """Devices that are off power on within ``[t, t + spread_s)`` and attach."""
@@ -218,7 +249,7 @@ class NetworkControl:
         reg = self.reg
         reg.area[rows] = self.tables.areas.index(area)
         reg.forbidden_ta[rows] = 0
-        return self._lose_uncovered(rows, t_s, WHY_MOVE)
+        return self._lose_uncovered(rows, t_s, WHY_MOVE, new_area=True)
 
     def block(self, rows: np.ndarray, plmn: str, blocked: bool, t_s: float) -> np.ndarray:
         """The platform blocks (or unblocks) network ``plmn`` for the SIMs of ``rows``: the HSS
@@ -239,26 +270,31 @@ class NetworkControl:
         reg.next_reg_s[lost] = t_s
         return lost
 
-    def _lose_uncovered(self, rows: np.ndarray, t_s: float, why: int) -> np.ndarray:
-        """Registered devices of ``rows`` whose network has no working cell where they are now
-        are deregistered; they, and devices trying such a network or without service, select a
-        network at once."""
+    def _lose_uncovered(self, rows: np.ndarray, t_s: float, why: int, new_area: bool) -> np.ndarray:
+        """Registered devices of ``rows`` whose network has no working cell where they are now are
+        deregistered and select a network at once, and so do devices waiting for an answer from
+        such a network (it cannot come). In a ``new_area`` (new tracking areas) devices that are
+        trying to attach reset their attempt counter and try at once, and devices without service
+        look again (TS 24.301 §5.5.1.1, §5.2.2.3.3). Returns the devices that were registered."""
         reg = self.reg
-        covered = self.tables.covered(reg.serving[rows].astype(np.int64), reg.area[rows])
-        lost = rows[(reg.reg_state[rows] == R_REGISTERED) & ~covered]
-        self._deregister(lost, t_s, E_DEREGISTERED, why)
+        state = reg.reg_state[rows]
         camp_ok = self.tables.covered(reg.camp[rows].astype(np.int64), reg.area[rows])
-        retry = rows[((reg.reg_state[rows] == R_ATTEMPTING) & ~camp_ok) | (reg.reg_state[rows] == R_SEARCHING)]
-        reg.reg_state[lost] = R_ATTEMPTING
-        reg.reg_state[retry] = R_ATTEMPTING
-        reg.next_reg_s[lost] = t_s
-        reg.next_reg_s[retry] = np.minimum(reg.next_reg_s[retry], t_s)
+        lost = rows[(state == R_REGISTERED) & ~camp_ok]
+        self._deregister(lost, t_s, E_DEREGISTERED, why)
+        retry = (state == R_WAITING) & ~camp_ok
+        if new_area:
+            retry |= (state == R_ATTEMPTING) | (state == R_SEARCHING)
+            reg.counter[rows[state == R_ATTEMPTING]] = 0
+        again = np.concatenate([lost, rows[retry]])
+        reg.reg_state[again] = R_ATTEMPTING
+        reg.next_reg_s[again] = t_s
         return lost
 
     def _deregister(self, rows: np.ndarray, t_s: float, event: int, why: int) -> None:
         reg = self.reg
         if rows.size == 0:
             return
+        self._settle(rows)
         ops = reg.serving[rows].astype(np.int64)
         m = min(int(t_s // 60), self.minutes - 1)
         np.subtract.at(self.attached_delta[m], ops, 1)
@@ -356,8 +392,7 @@ class NetworkControl:
 
     def finish(self) -> dict:
         """Write the time series; return the network part of the run summary."""
-        for k in list(self._affected):
-            self._snapshot(k)
+        self._settle(self._all)
         recorded = np.flatnonzero(self.record_flag & (self.reg.reg_state == R_REGISTERED))
         self._psm_records(*self.psm.still_in_psm(recorded, self.reg.t3324_s, self.minutes * 60.0), E_PSM_ENTRY)
         minutes = np.arange(self.minutes, dtype=np.int32)
@@ -401,7 +436,8 @@ class NetworkControl:
         signalling = b[:, S_ATTEMPTS] + self.tau_bins
         peak_m = int(np.argmax(signalling)) if signalling.size else 0
         reg = self.reg
-        states = {"registered": R_REGISTERED, "attempting": R_ATTEMPTING, "no_service": R_SEARCHING, "stopped": R_STOPPED}
+        states = {"registered": R_REGISTERED, "attempting": R_ATTEMPTING, "waiting_for_answer": R_WAITING,
+                  "no_service": R_SEARCHING, "powered_off": R_OFF, "stopped": R_STOPPED}  # fmt: skip
         out = {
             "attach_requests": int(b[:, S_ATTEMPTS].sum()),
             "attach_accepts": int(b[:, S_ACCEPTS].sum()),
@@ -416,7 +452,7 @@ class NetworkControl:
             "final_registration": {k: int(np.count_nonzero(reg.reg_state == v)) for k, v in states.items()},
             "outages": [],
         }
-        ends = getattr(self, "_outage_end_s", {})
+        ends = self._outage_end_s
         for k, o in enumerate(self.scenario.network.outages):
             if k not in self._reattach:
                 continue

@@ -191,6 +191,7 @@ class RegColumns:
     first_accept_s: np.ndarray  # float64: first accept since the last loss of registration (inf: none)
     why_lost: np.ndarray  # int8: why the device last left its network (reason of the next switch)
     t3324_s: np.ndarray  # float64: active time granted with the registration (NaN: no PSM)
+    pending: np.ndarray  # int16: the answer a waiting device gets (registration.PENDING_*, or a cause)
 
     @classmethod
     def build(cls, scenario, tables: NetworkTables, cols) -> "RegColumns":
@@ -238,12 +239,13 @@ class RegColumns:
             first_accept_s=np.full(n, np.inf),
             why_lost=np.zeros(n, np.int8),
             t3324_s=np.full(n, np.nan),
+            pending=np.zeros(n, np.int16),
         )
 
     def kernel_columns(self) -> tuple:
         return (
             self.reg_state, self.serving, self.camp, self.counter, self.next_reg_s, self.reg_from_s, self.forbidden,
             self.forbidden_ta, self.blocked, self.area, self.rat, self.group, self.home, self.key, self.ctr, self.t3412_s, self.first_accept_s,
-            self.why_lost, self.t3324_s,
+            self.why_lost, self.t3324_s, self.pending,
         )  # fmt: skip
 

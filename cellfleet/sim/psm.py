@@ -2,8 +2,9 @@
 
 A device granted PSM at its registration (``psm_granted``: the active time T3324 it asked for)
 stays reachable for T3324 after each connected episode ends, then enters PSM (radio off, still
-registered) until its next episode: an exchange, an SMS or a periodic TAU (which T3412 extended
-brings). So for two consecutive episodes, the first ending at ``e`` and the next starting at
+registered) until its next episode it starts itself: an exchange, an MO SMS or a periodic TAU
+(which T3412 extended brings). MT SMS do not wake it (they are counted at their arrival times: the
+network's holding them until the device wakes is not modelled). So for two consecutive episodes, the first ending at ``e`` and the next starting at
 ``s``, the device is in PSM from ``e + T3324`` to ``s`` when ``s - e > T3324``. The registration
 (ATTACH ACCEPT) is an episode too, so the first PSM of a registration starts ``T3324`` after it.
 
@@ -26,14 +27,16 @@ from cellfleet.sim.traffic import (
     EV_TIME_S,
     KIND_PINGS,
     KIND_RELEASE,
+    KIND_SMS_MT,
     KIND_STATE,
     KIND_TAU,
 )
 
 #: Event kinds that are instants repeated ``EV_COUNT`` times, ``EV_SPAN_S`` apart.
 _BATCHES = (KIND_PINGS, KIND_TAU)
-#: Event kinds that are not episodes (connection bookkeeping of the record cutter).
-_NOT_EPISODES = (KIND_STATE, KIND_RELEASE)
+#: Event kinds that are not episodes: connection bookkeeping of the record cutter, and MT SMS,
+#: which the network holds while the device is in PSM (downlink waits for the device, §5.3.11).
+_NOT_EPISODES = (KIND_STATE, KIND_RELEASE, KIND_SMS_MT)
 
 
 def episodes(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

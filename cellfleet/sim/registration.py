@@ -15,12 +15,16 @@ UE rules (3GPP TS 24.301; the single-device reference is ``cellfleet.sim.attach.
   selecting a new PLMN resets the attempt counter (TS 24.301 §5.5.1.1);
 * ATTACH REQUEST starts T3410; no answer within it (a core that is down, or a queue longer than
   T3410) is an abnormal case (§5.5.1.2.6): counter + 1, then T3411 below 5, T3402 at 5
-  (the network's value if it sent one), and the counter is reset when T3402 expires;
-* REJECT #3/#6/#7/#8: USIM invalid for EPS until power-off, no more attempts; #11/#12/#13/#14/#15:
-  the network goes on the forbidden list (tracking areas are not modelled below the area, so a
-  forbidden TA forbids the network in the area), counter reset, selection of another network at
-  once; #22: counter reset, T3346 (the network's value, or a random 15-30 min when the reject is
-  not integrity protected, TS 24.008 §4.7.13.4); #17/#111: abnormal case (§5.5.1.2.5);
+  (the network's value if its reject carried one), and the counter is reset when T3402 expires;
+* REJECT #3/#6/#7/#8: USIM invalid for EPS until power-off, no more attempts; #11/#14: the PLMN
+  goes on the forbidden list, #12/#13/#15: the network is forbidden in the area (tracking areas are
+  not modelled below the area; these lists are cleared on a move and once a day, §5.3.2), counter
+  reset, and for #11/#13/#14/#15 another network is selected at once, while #12 leaves the device
+  in limited service (EMM-DEREGISTERED.LIMITED-SERVICE) until then; #22: counter reset, T3346 (the
+  network's value, or a random 15-30 min when the reject is not integrity protected, TS 24.008
+  §4.7.13.4); #17/#111: abnormal case (§5.5.1.2.5);
+* the answer (or the T3410 expiry) is applied when it arrives, so a happening before it (an outage,
+  a move) finds the device waiting (``R_WAITING``);
 * ATTACH ACCEPT: registered, counter reset; the periodic TAU timer T3412 is the network's, or,
   when the device requested power saving mode and the network grants it (§5.3.11), the T3412
   extended value and the active time T3324 the device asked for.
@@ -37,7 +41,10 @@ import numpy as np
 from cellfleet.sim.rand import uniform01
 
 #: Registration states of a device (``RegColumns.reg_state``).
-R_OFF, R_SEARCHING, R_ATTEMPTING, R_REGISTERED, R_STOPPED = 0, 1, 2, 3, 4
+R_OFF, R_SEARCHING, R_ATTEMPTING, R_REGISTERED, R_STOPPED, R_WAITING = 0, 1, 2, 3, 4, 5
+#: ``RegColumns.pending`` of a device waiting for its answer (``R_WAITING``): accept, a reject
+#: cause (> 0), or no answer (T3410 expires at the pending time).
+PENDING_ACCEPT, PENDING_TIMEOUT = 0, -1
 #: Events of the registrations table.
 (E_ATTEMPT, E_ACCEPT, E_REJECT, E_T3410_EXPIRY, E_TIMER, E_NO_SERVICE, E_SWITCH, E_DETACH, E_DEREGISTERED,
  E_USIM_INVALID, E_TAU, E_PSM_GRANTED, E_PSM_ENTRY, E_PSM_EXIT) = range(14)  # fmt: skip
@@ -163,7 +170,7 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
     ``t_end_s`` when the window is done.
     """
     (reg_state, serving, camp, counter, next_reg, reg_from, forbidden, forbidden_ta, blocked, area, rat, group, home,
-     key, ctr, t3412_col, first_accept, why_lost, t3324_col) = R  # fmt: skip
+     key, ctr, t3412_col, first_accept, why_lost, t3324_col, pending) = R  # fmt: skip
     (order, op_rat_mask, op_area_mask, op_down_mask, op_core, op_t3412, op_t3402, op_t3346, op_reject_p,
      op_reject_cause, partner_ok, t3410_s, t3411_s, t3402_s, op_psm, group_t3324, group_t3412_ext) = N  # fmt: skip
     (core_dialogs, core_service_s, core_queue_limit, core_max_registered, core_down, ring_off, ring, served,
@@ -174,7 +181,7 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
     hd = np.empty(n_dev, np.int64)
     n_heap = 0
     for d in range(n_dev):
-        if reg_state[d] == R_ATTEMPTING and next_reg[d] < t_end_s:
+        if (reg_state[d] == R_ATTEMPTING or reg_state[d] == R_WAITING) and next_reg[d] < t_end_s:
             n_heap = _push(ht, hd, n_heap, next_reg[d], d)
     n_rec = 0
     cap = buf.shape[0]
@@ -187,6 +194,11 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
             return n_rec, t
         n_heap = _pop(ht, hd, n_heap)
         m = min(np.int64(t // 60.0), n_minutes - 1)
+        if reg_state[d] == R_WAITING:  # the answer arrives (or T3410 expires) now
+            n_rec, next_t = _answer(d, t, pending[d], rec, buf, n_rec, R, N, C, B)
+            if next_t < t_end_s:
+                n_heap = _push(ht, hd, n_heap, next_t, d)
+            continue
         if counter[d] >= MAX_ATTEMPTS:  # T3402 has expired: counter reset (§5.5.1.1)
             counter[d] = 0
         op = select_operator(d, group, area, rat, forbidden[d] | forbidden_ta[d], order, op_rat_mask, op_area_mask,
@@ -241,16 +253,13 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
                 q_len[core] = ql
         if answered and answer_t - t > t3410_s:
             answered = False
-        # --- the answer
+        # the answer is applied when it arrives: happenings before it (an outage, a move) see a
+        # device still waiting
         if not answered:
-            ta = t + t3410_s
-            cause = -1
-            minute_bins[min(np.int64(ta // 60.0), n_minutes - 1), S_TIMEOUTS] += 1
-            if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_T3410_EXPIRY, op, 0, T_NONE, 0.0, counter[d] + 1, -1, WHY_NONE)
+            cause = PENDING_TIMEOUT
+            answer_t = t + t3410_s
         else:
-            ta = answer_t
-            cause = 0
+            cause = PENDING_ACCEPT
             if door_reject:
                 cause = CONGESTION
             elif op_reject_p[op] > 0.0:
@@ -260,75 +269,106 @@ def register_window(t_end_s, record_flag, buf, R, N, C, B):
                     cause = op_reject_cause[op]
             if cause == 0 and (not partner_ok[op, home[d]] or (blocked[d] >> np.uint64(op)) & np.uint64(1)):
                 cause = 11  # no roaming agreement, or the platform blocks this network for the SIM
-        ma = min(np.int64(ta // 60.0), n_minutes - 1)
-        if cause == 0:  # ATTACH ACCEPT
-            reg_state[d] = R_REGISTERED
-            serving[d] = op
-            counter[d] = 0
-            reg_from[d] = ta
-            next_reg[d] = np.inf
-            g = group[d]
-            psm = op_psm[op] and group_t3324[g] == group_t3324[g]
-            t3412 = group_t3412_ext[g] if psm else op_t3412[op]
-            t3412_col[d] = t3412 if t3412 > 0.0 else np.inf
-            t3324_col[d] = group_t3324[g] if psm else np.nan
-            if first_accept[d] != first_accept[d] or first_accept[d] == np.inf:
-                first_accept[d] = ta
-            if core >= 0:
-                registered[core] += 1
-            attached_delta[ma, op] += 1
-            minute_bins[ma, S_ACCEPTS] += 1
-            if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_ACCEPT, op, 0, T_T3412, t3412, 0, -1, WHY_NONE)
-                if psm:
-                    n_rec = _record(buf, n_rec, ta, d, E_PSM_GRANTED, op, 0, T_T3324, group_t3324[g], 0, -1, WHY_NONE)
-            continue
-        if cause > 0:
-            minute_bins[ma, S_REJECT0 + CAUSE_SLOT[cause]] += 1
-        if cause == CONGESTION:
-            counter[d] = 0  # reset when T3346 starts (§5.5.1.1)
-            t3346 = op_t3346[op]
-            if t3346 != t3346:
-                u = uniform01(key[d], ctr[d])
-                ctr[d] += np.uint64(1)
-                t3346 = T3346_RANDOM_MIN_S + u * (T3346_RANDOM_MAX_S - T3346_RANDOM_MIN_S)
-            next_t = ta + t3346
-            if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, 0, -1, WHY_NONE)
-                n_rec = _record(buf, n_rec, ta, d, E_TIMER, op, cause, T_T3346, t3346, 0, -1, WHY_NONE)
-        elif cause == 3 or cause == 6 or cause == 7 or cause == 8:
-            reg_state[d] = R_STOPPED
-            next_reg[d] = np.inf
-            if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, counter[d], -1, WHY_NONE)
-                n_rec = _record(buf, n_rec, ta, d, E_USIM_INVALID, op, cause, T_NONE, 0.0, counter[d], -1, WHY_NONE)
-            continue
-        elif cause >= 11 and cause <= 15:
-            if cause == 11 or cause == 14:
-                forbidden[d] |= np.uint64(1) << np.uint64(op)
-            else:  # forbidden tracking areas: cleared when the device moves to another area
-                forbidden_ta[d] |= np.uint64(1) << np.uint64(op)
-            counter[d] = 0
-            why_lost[d] = WHY_REJECT
-            next_t = ta  # PLMN (or TA) selection at once
-            if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, 0, -1, WHY_NONE)
-        else:  # abnormal case: #17, #111, T3410 expiry (§5.5.1.2.6)
-            counter[d] += 1
-            if cause > 0 and rec:
-                n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, counter[d], -1, WHY_NONE)
-            if counter[d] < MAX_ATTEMPTS:
-                wait = t3411_s
-                timer = T_T3411
-            else:
-                wait = op_t3402[op] if op_t3402[op] == op_t3402[op] else t3402_s
-                timer = T_T3402
-            next_t = ta + wait
-            if rec:
-                n_rec = _record(buf, n_rec, ta, d, E_TIMER, op, cause if cause > 0 else 0, timer, wait, counter[d], -1,
-                                WHY_NONE)  # fmt: skip
-        reg_state[d] = R_ATTEMPTING
-        next_reg[d] = next_t
-        if next_t < t_end_s:
-            n_heap = _push(ht, hd, n_heap, next_t, d)
+        reg_state[d] = R_WAITING
+        pending[d] = cause
+        next_reg[d] = answer_t
+        if answer_t < t_end_s:
+            n_heap = _push(ht, hd, n_heap, answer_t, d)
     return n_rec, t_end_s
+
+
+@nb.njit(cache=True)
+def _answer(d, ta, cause, rec, buf, n_rec, R, N, C, B):
+    """Apply the answer to device ``d``'s attach request at ``ta`` (``cause``: 0 accept, > 0 a
+    reject cause, -1 T3410 expired); returns ``(n_rec, next attempt time or inf)``."""
+    (reg_state, serving, camp, counter, next_reg, reg_from, forbidden, forbidden_ta, blocked, area, rat, group, home,
+     key, ctr, t3412_col, first_accept, why_lost, t3324_col, pending) = R  # fmt: skip
+    (order, op_rat_mask, op_area_mask, op_down_mask, op_core, op_t3412, op_t3402, op_t3346, op_reject_p,
+     op_reject_cause, partner_ok, t3410_s, t3411_s, t3402_s, op_psm, group_t3324, group_t3412_ext) = N  # fmt: skip
+    registered = C[12]
+    minute_bins, attached_delta, queue_max, core_admitted = B
+    n_minutes = minute_bins.shape[0]
+    op = camp[d]
+    core = op_core[op]
+    if cause == PENDING_TIMEOUT:
+        minute_bins[min(np.int64(ta // 60.0), n_minutes - 1), S_TIMEOUTS] += 1
+        if rec:
+            n_rec = _record(buf, n_rec, ta, d, E_T3410_EXPIRY, op, 0, T_NONE, 0.0, counter[d] + 1, -1, WHY_NONE)
+    ma = min(np.int64(ta // 60.0), n_minutes - 1)
+    if cause == 0:  # ATTACH ACCEPT
+        reg_state[d] = R_REGISTERED
+        serving[d] = op
+        counter[d] = 0
+        reg_from[d] = ta
+        next_reg[d] = np.inf
+        g = group[d]
+        psm = op_psm[op] and group_t3324[g] == group_t3324[g]
+        t3412 = group_t3412_ext[g] if psm else op_t3412[op]
+        t3412_col[d] = t3412 if t3412 > 0.0 else np.inf
+        t3324_col[d] = group_t3324[g] if psm else np.nan
+        if first_accept[d] != first_accept[d] or first_accept[d] == np.inf:
+            first_accept[d] = ta
+        if core >= 0:
+            registered[core] += 1
+        attached_delta[ma, op] += 1
+        minute_bins[ma, S_ACCEPTS] += 1
+        if rec:
+            n_rec = _record(buf, n_rec, ta, d, E_ACCEPT, op, 0, T_T3412, t3412, 0, -1, WHY_NONE)
+            if psm:
+                n_rec = _record(buf, n_rec, ta, d, E_PSM_GRANTED, op, 0, T_T3324, group_t3324[g], 0, -1, WHY_NONE)
+        return n_rec, np.inf
+    if cause > 0:
+        minute_bins[ma, S_REJECT0 + CAUSE_SLOT[cause]] += 1
+    if cause == CONGESTION:
+        counter[d] = 0  # reset when T3346 starts (§5.5.1.1)
+        t3346 = op_t3346[op]
+        if t3346 != t3346:
+            u = uniform01(key[d], ctr[d])
+            ctr[d] += np.uint64(1)
+            t3346 = T3346_RANDOM_MIN_S + u * (T3346_RANDOM_MAX_S - T3346_RANDOM_MIN_S)
+        next_t = ta + t3346
+        if rec:
+            n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, 0, -1, WHY_NONE)
+            n_rec = _record(buf, n_rec, ta, d, E_TIMER, op, cause, T_T3346, t3346, 0, -1, WHY_NONE)
+    elif cause == 3 or cause == 6 or cause == 7 or cause == 8:
+        reg_state[d] = R_STOPPED
+        next_reg[d] = np.inf
+        if rec:
+            n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, counter[d], -1, WHY_NONE)
+            n_rec = _record(buf, n_rec, ta, d, E_USIM_INVALID, op, cause, T_NONE, 0.0, counter[d], -1, WHY_NONE)
+        return n_rec, np.inf
+    elif cause >= 11 and cause <= 15:
+        if cause == 11 or cause == 14:
+            forbidden[d] |= np.uint64(1) << np.uint64(op)
+        else:  # forbidden tracking areas: cleared on a move to another area and once a day
+            forbidden_ta[d] |= np.uint64(1) << np.uint64(op)
+        counter[d] = 0
+        why_lost[d] = WHY_REJECT
+        if rec:
+            n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, 0, -1, WHY_NONE)
+        if cause == 12:  # EMM-DEREGISTERED.LIMITED-SERVICE: no other PLMN is selected
+            reg_state[d] = R_SEARCHING
+            next_reg[d] = np.inf
+            if rec:
+                n_rec = _record(buf, n_rec, ta, d, E_NO_SERVICE, op, cause, T_NONE, 0.0, 0, -1, WHY_REJECT)
+            return n_rec, np.inf
+        next_t = ta  # PLMN (or TA) selection at once
+    else:  # abnormal case: #17, #111, T3410 expiry (§5.5.1.2.6)
+        counter[d] += 1
+        if cause > 0 and rec:
+            n_rec = _record(buf, n_rec, ta, d, E_REJECT, op, cause, T_NONE, 0.0, counter[d], -1, WHY_NONE)
+        if counter[d] < MAX_ATTEMPTS:
+            wait = t3411_s
+            timer = T_T3411
+        else:
+            # the network's T3402 comes in a reject; after a T3410 expiry no message came
+            wait = op_t3402[op] if cause > 0 and op_t3402[op] == op_t3402[op] else t3402_s
+            timer = T_T3402
+        next_t = ta + wait
+        if rec:
+            n_rec = _record(buf, n_rec, ta, d, E_TIMER, op, cause if cause > 0 else 0, timer, wait, counter[d], -1,
+                            WHY_NONE)  # fmt: skip
+    reg_state[d] = R_ATTEMPTING
+    next_reg[d] = next_t
+    return n_rec, next_t
+
