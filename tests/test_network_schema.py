@@ -692,7 +692,7 @@ GROUP_CASES = [
         {24: "    network:\n      area: de\n      colour: red"},
         [
             "s.yaml:26: fleet[0].network: unknown key 'colour' (allowed: home_plmn, preferred, "
-            "rat, area, power_on)"
+            "rat, area, power_on, psm)"
         ],
         id="unknown-key",
     ),
@@ -921,3 +921,13 @@ def test_spread_s_allowed_for_power_on() -> None:
     # the resolved scenario shows the default; other network actions have none
     moved = parse_scenario(VALID)
     assert moved.actions[0].spread_s is None
+
+
+def test_psm_request_and_grant() -> None:
+    scenario = parse_scenario(edit({24: "    network: {area: de, psm: {t3324_s: 60, t3412_ext_s: 86400}}"}))
+    request = scenario.fleet[0].network.psm
+    assert (request.t3324_s, request.t3412_ext_s) == (60.0, 86400.0)
+    assert scenario.network.operators[0].psm is True
+    assert issues_of(edit({24: "    network: {area: de, psm: {t3324_s: 60}}"})) == [
+        "s.yaml:24: fleet[0].network.psm.t3412_ext_s: required key missing"
+    ]
