@@ -31,8 +31,8 @@ Tables (one schema each, in :data:`SCHEMAS`):
 * ``fleet_timeseries``: per simulated minute, the whole fleet's attach requests offered and
   accepted, T3410 expiries, rejects by EMM cause, periodic TAUs and registered devices.
 * ``network_timeseries``: registered devices per network at the end of each minute.
-* ``core_timeseries``: per core station and minute, the longest attach queue seen and the
-  requests it admitted.
+* ``core_timeseries``: per core station and minute, the longest attach queue an arriving request
+  found (minutes without arrivals read 0) and the requests it admitted.
 """
 
 from __future__ import annotations
