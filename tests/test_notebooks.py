@@ -23,4 +23,4 @@ def test_notebook_cells_run(path: Path, tmp_path: Path, monkeypatch) -> None:
     for index, cell in enumerate(cells):
         exec(compile("".join(cell["source"]), f"{path.name}[cell {index}]", "exec"), namespace)  # noqa: S102
     assert namespace["result"].summary["status"] == "complete"
-    assert os.path.exists(tmp_path / "cellfleet-out" / "notebook-quickstart" / "summary.json")
+    assert os.path.exists(tmp_path / "cellfleet-out" / f"notebook-{path.stem}" / "summary.json")
