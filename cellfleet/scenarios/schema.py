@@ -38,7 +38,7 @@ from cellfleet.scenarios.base import (
     show_value,
 )
 from cellfleet.scenarios.networks import DeviceNetwork, Network, Plmn
-from cellfleet.scenarios.outputs_schema import Outputs, PcapOutput, SessionsOutput  # noqa: F401 (re-exported)
+from cellfleet.scenarios.outputs_schema import Outputs
 from cellfleet.scenarios.plans import RatePlan
 from cellfleet.scenarios.profiles import TrafficProfile
 

@@ -20,7 +20,6 @@ then outage starts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -50,8 +49,6 @@ from cellfleet.sim.profile_table import ProfileTable
 from cellfleet.sim.session_records import RecordCutter
 from cellfleet.sim.traffic import (
     EV_COLUMNS,
-    EV_COUNT,
-    EV_SPAN_S,
     EV_DEVICE,
     EV_KIND,
     EV_PROFILE,
@@ -59,7 +56,6 @@ from cellfleet.sim.traffic import (
     EV_TIME_S,
     KIND_RELEASE,
     KIND_STATE,
-    KIND_TAU,
     advance_window,
     event_capacity,
     restart_arrivals,
@@ -219,9 +215,7 @@ class FleetEngine:
                 self.on_events(events)
             self.counts.recorded_sms += self.recorder.sms(events)
             if self.net is not None:
-                tau = events[events[:, EV_KIND] == KIND_TAU]
-                self.net.taus(tau[:, EV_DEVICE].astype(np.int64), tau[:, EV_TIME_S], tau[:, EV_COUNT], tau[:, EV_SPAN_S])
-                self.net.psm_periods(events)
+                self.net.traffic_events(events)
             self._emit_records(self.cutter.cut(events, t_s))
 
     # --------------------------------------------------------------- happenings

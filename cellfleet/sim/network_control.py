@@ -23,7 +23,8 @@ import pyarrow as pa
 from cellfleet.sim import records as rec
 from cellfleet.sim.lifecycle import State
 from cellfleet.sim.network_tables import CoreState, NetworkTables, RegColumns
-from cellfleet.sim.psm import PsmTracker
+from cellfleet.sim.psm import PsmTracker, batch_instants
+from cellfleet.sim.traffic import EV_COUNT, EV_DEVICE, EV_KIND, EV_SPAN_S, EV_TIME_S, KIND_TAU
 from cellfleet.sim.rand import stream
 from cellfleet.sim.registration import (
     COUNTED_CAUSES,
@@ -206,23 +207,24 @@ class NetworkControl:
         reg = self.reg
         lost = rows[reg.reg_state[rows] == R_REGISTERED]
         self._deregister(lost, t_s, E_DETACH, WHY_POWER_OFF)
-        self.psm.deregistered(rows)
         off = rows[self._sim_state[rows] != State.CANCELLED]
+        self._forget(off)
         reg.reg_state[off] = R_OFF
         reg.next_reg_s[off] = np.inf
-        reg.forbidden[off] = 0
-        reg.forbidden_ta[off] = 0
-        reg.counter[off] = 0
-        reg.camp[off] = -1
         return lost
+
+    def _forget(self, rows: np.ndarray) -> None:
+        """What a power cycle clears: forbidden lists, attempt counter, selected network."""
+        reg = self.reg
+        reg.forbidden[rows] = 0
+        reg.forbidden_ta[rows] = 0
+        reg.counter[rows] = 0
+        reg.camp[rows] = -1
 
     def reactivate(self, rows: np.ndarray, t_s: float) -> None:
         """SIMs leaving Cancelled: their devices attach again (as after a power cycle)."""
         rows = rows[self.reg.reg_state[rows] == R_STOPPED]
-        self.reg.forbidden[rows] = 0
-        self.reg.forbidden_ta[rows] = 0
-        self.reg.counter[rows] = 0
-        self.reg.camp[rows] = -1
+        self._forget(rows)
         self.reg.reg_state[rows] = R_ATTEMPTING
         self.reg.next_reg_s[rows] = t_s
 
@@ -318,29 +320,23 @@ class NetworkControl:
         reg.first_accept_s[rows] = np.inf
         reg.why_lost[rows] = why
 
-    def is_registered(self, rows: np.ndarray) -> np.ndarray:
-        return self.reg.reg_state[rows] == R_REGISTERED
-
     # ------------------------------------------------------------------- records
-    def taus(self, devices: np.ndarray, first_s: np.ndarray, count: np.ndarray, interval_s: np.ndarray) -> None:
-        """Periodic TAUs of recorded devices (batches from the traffic kernel) as records."""
-        if devices.size == 0:
-            return
-        reps = count.astype(np.int64)
-        dev = np.repeat(devices, reps)
-        k = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    def traffic_events(self, events: np.ndarray) -> None:
+        """A window's exchange events of the recorded devices: their periodic TAUs (batches from
+        the traffic kernel) as records, and the PSM periods their episodes end."""
+        tau = events[events[:, EV_KIND] == KIND_TAU]
+        rows, k = batch_instants(tau[:, EV_COUNT])
+        tau = tau[rows]
+        dev = tau[:, EV_DEVICE].astype(np.int64)
         out = np.zeros((dev.size, G_COLUMNS))
         out[:, G_DEVICE] = dev
-        out[:, G_TIME_S] = np.repeat(first_s, reps) + k * np.repeat(interval_s, reps)
+        out[:, G_TIME_S] = tau[:, EV_TIME_S] + k * tau[:, EV_SPAN_S]
         out[:, G_EVENT] = E_TAU
         out[:, G_OPERATOR] = self.reg.serving[dev]
         out[:, G_TIMER] = T_T3412
-        out[:, G_TIMER_S] = np.repeat(interval_s, reps)
+        out[:, G_TIMER_S] = tau[:, EV_SPAN_S]
         out[:, G_FROM_OPERATOR] = -1
         self._emit(out)
-
-    def psm_periods(self, events: np.ndarray) -> None:
-        """PSM entries and exits of the recorded devices ended by a window's episodes."""
         device, entry_s, exit_s = self.psm.window(events, self.reg.t3324_s)
         self._psm_records(device, entry_s, E_PSM_ENTRY)
         self._psm_records(device, exit_s, E_PSM_EXIT)

@@ -39,6 +39,14 @@ _BATCHES = (KIND_PINGS, KIND_TAU)
 _NOT_EPISODES = (KIND_STATE, KIND_RELEASE, KIND_SMS_MT)
 
 
+def batch_instants(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For batches of ``counts`` instants (pings, TAUs: ``EV_COUNT`` of them ``EV_SPAN_S`` apart),
+    the batch of every instant and its index ``k`` within the batch."""
+    reps = np.asarray(counts, dtype=np.int64)
+    rows = np.repeat(np.arange(reps.size), reps)
+    return rows, np.arange(rows.size) - np.repeat(np.cumsum(reps) - reps, reps)
+
+
 def episodes(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(device, start_s, end_s)`` of every connected episode in ``events``, sorted by device
     and start."""
@@ -46,9 +54,7 @@ def episodes(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     events = events[~np.isin(kind, _NOT_EPISODES)]
     kind = events[:, EV_KIND]
     batch = np.isin(kind, _BATCHES)
-    reps = np.where(batch, events[:, EV_COUNT], 1).astype(np.int64)
-    rows = np.repeat(np.arange(events.shape[0]), reps)
-    k = np.arange(rows.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    rows, k = batch_instants(np.where(batch, events[:, EV_COUNT], 1))
     ev = events[rows]
     start = ev[:, EV_TIME_S] + np.where(batch[rows], k * ev[:, EV_SPAN_S], 0.0)
     end = np.where(batch[rows], start, start + ev[:, EV_SPAN_S])

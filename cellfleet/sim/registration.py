@@ -306,7 +306,7 @@ def _answer(d, ta, cause, rec, buf, n_rec, R, N, C, B):
         t3412 = group_t3412_ext[g] if psm else op_t3412[op]
         t3412_col[d] = t3412 if t3412 > 0.0 else np.inf
         t3324_col[d] = group_t3324[g] if psm else np.nan
-        if first_accept[d] != first_accept[d] or first_accept[d] == np.inf:
+        if first_accept[d] == np.inf:
             first_accept[d] = ta
         if core >= 0:
             registered[core] += 1
