@@ -692,7 +692,7 @@ GROUP_CASES = [
         {24: "    network:\n      area: de\n      colour: red"},
         [
             "s.yaml:26: fleet[0].network: unknown key 'colour' (allowed: home_plmn, preferred, "
-            "rat, area, power_on, psm)"
+            "rat, area, power_on, psm, edrx)"
         ],
         id="unknown-key",
     ),

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from cellfleet.emulator.nas_timers import EDRX_CYCLE_S, PTW_STEP_S
 from cellfleet.scenarios.base import (
     Loc,
     Name,
@@ -41,6 +42,21 @@ MAX_AREAS = 63
 Rat = Literal["lte-m", "nb-iot", "lte", "gsm", "umts", "nr"]
 #: EMM causes a network may answer an attach with (TS 24.301 §9.9.3.9); #22 comes from the core.
 RejectCause = Literal[3, 6, 7, 8, 11, 12, 13, 14, 15, 17, 111]
+#: eDRX cycles each E-UTRAN mode may use (TS 24.008 Table 10.5.5.32 and its notes): WB-S1 (LTE-M,
+#: LTE) and NB-S1 (NB-IoT); other RATs have no eDRX here.
+EDRX_CYCLES_BY_RAT_S = {
+    "lte-m": EDRX_CYCLE_S[:14],
+    "lte": EDRX_CYCLE_S[:14],
+    "nb-iot": (20.48, 40.96, 81.92, 163.84, 327.68, 655.36, 1310.72, 2621.44, 5242.88, 10485.76),
+}
+#: Default paging cycles a cell may broadcast (TS 36.331 ``defaultPagingCycle`` rf32..rf256).
+PAGING_CYCLES_S = (0.32, 0.64, 1.28, 2.56)
+
+
+def ptw_values_s(rat: str) -> tuple[float, ...]:
+    """Paging time windows of a RAT: step x (n + 1), n = 0..15 (TS 24.008 §10.5.5.32)."""
+    step = PTW_STEP_S["nb-iot" if rat == "nb-iot" else "lte-m"]
+    return tuple(round(step * (n + 1), 2) for n in range(16))
 
 
 def _plmn(value: Any) -> Any:
@@ -94,6 +110,28 @@ class Operator(_Model):
     psm: bool = True
     """Grants power saving mode to devices that request it (TS 24.301 §5.3.11: the T3324 and
     T3412 extended values they ask for); ``false``: refuses it (T3412 as above, no PSM)."""
+    edrx: bool = True
+    """Grants extended DRX to devices that request it (TS 24.301 §5.3.12); ``false``: refuses it."""
+    edrx_cycle_s: PosFloat | None = None
+    """eDRX cycle the network provides instead of the requested one (``None``: the requested)."""
+    ptw_s: PosFloat | None = None
+    """Paging time window the network provides instead of the requested one (``None``: the requested)."""
+    paging_cycle_s: float = 1.28
+    """Default paging (DRX) cycle of the cells: paging occasions inside a paging time window come
+    this far apart (TS 36.304 §7.1; one of 0.32, 0.64, 1.28, 2.56 s)."""
+
+    @model_validator(mode="after")
+    def _check_paging(self) -> Operator:
+        issues: list[tuple[Loc, str]] = []
+        if self.paging_cycle_s not in PAGING_CYCLES_S:
+            issues.append((("paging_cycle_s",), f"must be one of {', '.join(map(str, PAGING_CYCLES_S))} s, got {show_value(self.paging_cycle_s)}"))
+        if self.edrx_cycle_s is not None and self.edrx_cycle_s not in EDRX_CYCLE_S:
+            issues.append((("edrx_cycle_s",), f"must be an eDRX cycle of TS 24.008 Table 10.5.5.32 ({', '.join(map(str, EDRX_CYCLE_S))} s), got {show_value(self.edrx_cycle_s)}"))
+        if self.ptw_s is not None and self.ptw_s not in ptw_values_s("lte-m") + ptw_values_s("nb-iot"):
+            issues.append((("ptw_s",), f"must be 1.28 s x n (LTE-M) or 2.56 s x n (NB-IoT), n = 1..16, got {show_value(self.ptw_s)}"))
+        if issues:
+            located_error(issues)
+        return self
 
 
 class CoreStation(_Model):
@@ -197,6 +235,16 @@ class PsmRequest(_Model):
     """Periodic TAU timer requested (T3412 extended value, GPRS Timer 3)."""
 
 
+class EdrxRequest(_Model):
+    """Extended DRX the devices request (TS 24.301 §5.3.12, TS 24.008 §10.5.5.32; ``AT+CEDRXS``):
+    in idle mode they are pageable only in a paging time window once per eDRX cycle."""
+
+    cycle_s: PosFloat
+    """eDRX cycle, a value of TS 24.008 Table 10.5.5.32 for the group's RAT (e.g. 81.92)."""
+    ptw_s: PosFloat
+    """Paging time window: 1.28 s x n for LTE-M and LTE, 2.56 s x n for NB-IoT (n = 1..16)."""
+
+
 class DeviceNetwork(_Model):
     """A group's subscription and radio: home network, preferences, RAT, area, power-on."""
 
@@ -211,6 +259,26 @@ class DeviceNetwork(_Model):
     power_on: PowerOn = PowerOn()
     psm: PsmRequest | None = None
     """Power saving mode requested (``None``: not requested)."""
+    edrx: EdrxRequest | None = None
+    """Extended DRX requested (``None``: not requested)."""
+
+    @model_validator(mode="after")
+    def _check_edrx(self) -> DeviceNetwork:
+        if self.edrx is None:
+            return self
+        issues: list[tuple[Loc, str]] = []
+        cycles = EDRX_CYCLES_BY_RAT_S.get(self.rat)
+        if cycles is None:
+            issues.append((("edrx",), f"eDRX is an E-UTRAN feature (lte-m, nb-iot, lte), not '{self.rat}'"))
+        else:
+            if self.edrx.cycle_s not in cycles:
+                issues.append((("edrx", "cycle_s"), f"{show_value(self.edrx.cycle_s)} is not an eDRX cycle of '{self.rat}' (TS 24.008 Table 10.5.5.32: {', '.join(map(str, cycles))} s)"))
+            ptws = ptw_values_s(self.rat)
+            if self.edrx.ptw_s not in ptws:
+                issues.append((("edrx", "ptw_s"), f"{show_value(self.edrx.ptw_s)} is not a paging time window of '{self.rat}' ({ptws[0]} s x n, n = 1..16)"))
+        if issues:
+            located_error(issues)
+        return self
 
 
 class Network(_Model):

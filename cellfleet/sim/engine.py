@@ -182,6 +182,8 @@ class FleetEngine:
         self._emit_devices()
         self._final_counts()
         if self.net is not None:
+            held = self.net.mt.still_held()
+            self.counts.recorded_sms += self.recorder.sms(held, np.full(held.shape[0], np.nan))
             self.counts.network = self.net.finish()
         return self.counts
 
@@ -213,8 +215,10 @@ class FleetEngine:
         if self._recorded_devices:
             if self.on_events is not None:
                 self.on_events(events)
-            self.counts.recorded_sms += self.recorder.sms(events)
-            if self.net is not None:
+            if self.net is None:
+                self.counts.recorded_sms += self.recorder.sms(events)
+            else:
+                self.counts.recorded_sms += self.recorder.sms(*self.net.sms_deliveries(events))
                 self.net.traffic_events(events)
             self._emit_records(self.cutter.cut(events, t_s))
 

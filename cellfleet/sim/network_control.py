@@ -23,6 +23,7 @@ import pyarrow as pa
 from cellfleet.sim import records as rec
 from cellfleet.sim.lifecycle import State
 from cellfleet.sim.network_tables import CoreState, NetworkTables, RegColumns
+from cellfleet.sim.mt_delivery import MtDelivery
 from cellfleet.sim.psm import PsmTracker, batch_instants
 from cellfleet.sim.traffic import EV_COUNT, EV_DEVICE, EV_KIND, EV_SPAN_S, EV_TIME_S, KIND_TAU
 from cellfleet.sim.rand import stream
@@ -32,6 +33,7 @@ from cellfleet.sim.registration import (
     E_DEREGISTERED,
     E_DETACH,
     E_PSM_ENTRY,
+    E_EDRX_GRANTED,
     E_PSM_EXIT,
     E_TAU,
     EVENT_NAMES,
@@ -59,6 +61,7 @@ from cellfleet.sim.registration import (
     S_REJECT0,
     S_TIMEOUTS,
     T_NONE,
+    T_EDRX,
     T_T3324,
     T_T3412,
     TIMER_NAMES,
@@ -110,6 +113,7 @@ class NetworkControl:
         self._all = np.arange(cols.size, dtype=np.int64)
         self._sim_state = cols.state
         self.psm = PsmTracker(cols.size)
+        self.mt = MtDelivery()
 
     @property
     def unregistered_mode(self) -> int:
@@ -321,6 +325,17 @@ class NetworkControl:
         reg.why_lost[rows] = why
 
     # ------------------------------------------------------------------- records
+    def sms_deliveries(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The SMS events of the recorded devices to record now and their delivery times
+        (:mod:`cellfleet.sim.mt_delivery`). Call before :meth:`traffic_events` of the same window."""
+        return self.mt.window(events, self.psm.last_end_s, self.reg.t3324_s, self._edrx_of)
+
+    def _edrx_of(self, devices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        op = self.reg.serving[devices].astype(np.int64)
+        cycle, ptw = self.tables.edrx_grant(op, self.reg.group[devices])
+        paging = self.tables.op_paging_cycle_s[np.maximum(op, 0)]
+        return cycle, ptw, paging, self.reg.ue_id_h[devices].astype(np.int64)
+
     def traffic_events(self, events: np.ndarray) -> None:
         """A window's exchange events of the recorded devices: their periodic TAUs (batches from
         the traffic kernel) as records, and the PSM periods their episodes end."""
@@ -352,11 +367,27 @@ class NetworkControl:
         out[:, G_FROM_OPERATOR] = -1
         self._emit(out)
 
+    def _edrx_granted(self, accepts: np.ndarray) -> np.ndarray:
+        """``edrx_granted`` records of the accepts that grant eDRX (TS 24.301 §5.3.12): the cycle
+        in ``timer_s``, the paging time window in ``ptw_s``."""
+        dev = accepts[:, G_DEVICE].astype(np.int64)
+        op = accepts[:, G_OPERATOR].astype(np.int64)
+        cycle, _ = self.tables.edrx_grant(op, self.reg.group[dev])
+        out = accepts[~np.isnan(cycle)].copy()
+        out[:, G_EVENT] = E_EDRX_GRANTED
+        out[:, G_TIMER] = T_EDRX
+        out[:, G_TIMER_S] = cycle[~np.isnan(cycle)]
+        return out
+
     def _emit(self, rows: np.ndarray) -> None:
         if rows.shape[0] == 0:
             return
         accepts = rows[rows[:, G_EVENT] == E_ACCEPT]
-        self.psm.registered(accepts[:, G_DEVICE].astype(np.int64), accepts[:, G_TIME_S])
+        if accepts.shape[0]:
+            accepted = accepts[:, G_DEVICE].astype(np.int64)
+            self.psm.registered(accepted, accepts[:, G_TIME_S])
+            self.mt.registered(accepted, accepts[:, G_TIME_S])
+            rows = np.concatenate([rows, self._edrx_granted(accepts)])
         rows = rows[np.lexsort((rows[:, G_DEVICE], rows[:, G_TIME_S]))] if rows.shape[0] > 1 else rows
         n_ops = len(self.tables.plmns)
         op = rows[:, G_OPERATOR].astype(np.int64)
@@ -365,6 +396,9 @@ class NetworkControl:
         from_op = np.where(from_op < 0, n_ops, from_op)
         cause = rows[:, G_CAUSE].astype(np.int16)
         timer = rows[:, G_TIMER].astype(np.int8)
+        edrx = rows[:, G_EVENT] == E_EDRX_GRANTED
+        dev = rows[:, G_DEVICE].astype(np.int64)
+        ptw = self.tables.edrx_grant(np.where(edrx, op, 0), self.reg.group[dev])[1]
         self.sink.write(
             "registrations",
             pa.RecordBatch.from_arrays(
@@ -381,6 +415,7 @@ class NetworkControl:
                     pa.array(rows[:, G_COUNTER].astype(np.int8)),
                     rec.names(from_op, self._plmn_vocab),
                     rec.labels(rows[:, G_REASON], REASON_DICT),
+                    pa.array(ptw, mask=~edrx),
                 ],
                 schema=rec.SCHEMAS["registrations"],
             ),

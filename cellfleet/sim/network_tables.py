@@ -53,6 +53,12 @@ class NetworkTables:
     op_psm: np.ndarray  # bool: grants PSM
     group_t3324_s: np.ndarray  # float64 per fleet group: requested active time (NaN: no PSM request)
     group_t3412_ext_s: np.ndarray  # float64: requested T3412 extended value
+    op_edrx: np.ndarray  # bool: grants eDRX
+    op_edrx_cycle_s: np.ndarray  # float64: network-provided eDRX cycle (NaN: the requested)
+    op_ptw_s: np.ndarray  # float64: network-provided paging time window (NaN: the requested)
+    op_paging_cycle_s: np.ndarray  # float64: default paging cycle of the cells
+    group_edrx_cycle_s: np.ndarray  # float64 per fleet group: requested eDRX cycle (NaN: none)
+    group_ptw_s: np.ndarray  # float64: requested paging time window
     core_names: list[str]
     core_dialogs: np.ndarray  # int64
     core_service_s: np.ndarray
@@ -106,6 +112,12 @@ class NetworkTables:
             op_psm=np.array([o.psm for o in ops], np.bool_),
             group_t3324_s=np.array([g.psm.t3324_s if g and g.psm else nan for g in groups], np.float64),
             group_t3412_ext_s=np.array([g.psm.t3412_ext_s if g and g.psm else nan for g in groups], np.float64),
+            op_edrx=np.array([o.edrx for o in ops], np.bool_),
+            op_edrx_cycle_s=np.array([nan if o.edrx_cycle_s is None else o.edrx_cycle_s for o in ops], np.float64),
+            op_ptw_s=np.array([nan if o.ptw_s is None else o.ptw_s for o in ops], np.float64),
+            op_paging_cycle_s=np.array([o.paging_cycle_s for o in ops], np.float64),
+            group_edrx_cycle_s=np.array([g.edrx.cycle_s if g and g.edrx else nan for g in groups], np.float64),
+            group_ptw_s=np.array([g.edrx.ptw_s if g and g.edrx else nan for g in groups], np.float64),
             core_names=cores,
             core_dialogs=np.array([c.dialogs for c in net.cores], np.int64),
             core_service_s=np.array([c.service_time_s for c in net.cores], np.float64),
@@ -119,6 +131,17 @@ class NetworkTables:
             self.op_t3402_s, self.op_t3346_s, self.op_reject_p, self.op_reject_cause, self.partner_ok,
             self.t3410_s, self.t3411_s, self.t3402_s, self.op_psm, self.group_t3324_s, self.group_t3412_ext_s,
         )  # fmt: skip
+
+    def edrx_grant(self, op: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """eDRX cycle and paging time window granted to devices of ``group`` registered on ``op``
+        (NaN: no eDRX): the requested values, or the network's own where it sets them (TS 24.301
+        §5.3.12: the network may provide values different from the requested ones)."""
+        op = np.asarray(op, np.int64)
+        asked = self.group_edrx_cycle_s[group]
+        granted = self.op_edrx[op] & (op >= 0) & (asked == asked)
+        cycle = np.where(np.isnan(self.op_edrx_cycle_s[op]), asked, self.op_edrx_cycle_s[op])
+        ptw = np.where(np.isnan(self.op_ptw_s[op]), self.group_ptw_s[group], self.op_ptw_s[op])
+        return np.where(granted, cycle, np.nan), np.where(granted, ptw, np.nan)
 
     def covered(self, op: np.ndarray, area: np.ndarray) -> np.ndarray:
         """Whether operator ``op`` (per device, -1 = none) has working cells in ``area``."""
@@ -192,6 +215,7 @@ class RegColumns:
     why_lost: np.ndarray  # int8: why the device last left its network (reason of the next switch)
     t3324_s: np.ndarray  # float64: active time granted with the registration (NaN: no PSM)
     pending: np.ndarray  # int16: the answer a waiting device gets (registration.PENDING_*, or a cause)
+    ue_id_h: np.ndarray  # int16: 10-bit hashed UE identity that places its paging (TS 36.304 §7.3)
 
     @classmethod
     def build(cls, scenario, tables: NetworkTables, cols) -> "RegColumns":
@@ -240,6 +264,8 @@ class RegColumns:
             why_lost=np.zeros(n, np.int8),
             t3324_s=np.full(n, np.nan),
             pending=np.zeros(n, np.int16),
+            # The 10 most significant bits of the hashed S-TMSI: uniform over 0..1023.
+            ue_id_h=stream(scenario.seed, "network/paging-ue-id").integers(0, 1024, n).astype(np.int16),
         )
 
     def kernel_columns(self) -> tuple:

@@ -44,7 +44,7 @@ RAT_DICT = pa.array(["LTE-M", "NB-IoT", "LTE", "GSM", "UMTS", "NR"], pa.string()
 #: LTE-M, rated in the home zone.
 DEFAULT_PLMNS, DEFAULT_ZONES = ["00101"], ["home"]
 SMS_DIRECTION_DICT = pa.array(["MO", "MT"], pa.string())
-SMS_STATUS_DICT = pa.array(["delivered"], pa.string())
+SMS_STATUS_DICT = pa.array(["delivered", "held"], pa.string())
 
 
 class Recorder:
@@ -253,14 +253,18 @@ class Recorder:
         )
         return n
 
-    def sms(self, events: np.ndarray) -> int:
-        """SMS records from a window's kernel events; returns how many."""
+    def sms(self, events: np.ndarray, delivered_s: np.ndarray | None = None) -> int:
+        """SMS records from kernel events (others are ignored), delivered at ``delivered_s`` (per
+        event row; NaN: held; ``None``: at their time); returns how many."""
         kind = events[:, EV_KIND]
-        events = events[(kind == KIND_SMS_MO) | (kind == KIND_SMS_MT)]
+        sms = (kind == KIND_SMS_MO) | (kind == KIND_SMS_MT)
+        events = events[sms]
+        delivered = events[:, EV_TIME_S] if delivered_s is None else np.asarray(delivered_s)[sms]
         n = events.shape[0]
         if n == 0:
             return 0
-        events = events[np.argsort(events[:, EV_TIME_S], kind="stable")]
+        order = np.argsort(events[:, EV_TIME_S], kind="stable")
+        events, delivered = events[order], delivered[order]
         device = events[:, EV_DEVICE].astype(np.int64)
         times = events[:, EV_TIME_S]
         ids = np.arange(self._next_sms_id, self._next_sms_id + n, dtype=np.int64)
@@ -277,7 +281,9 @@ class Recorder:
                     rec.timestamps_us(self.start_epoch_us, times),
                     rec.labels((events[:, EV_KIND] == KIND_SMS_MT).astype(np.int8), SMS_DIRECTION_DICT),
                     rec.labels(events[:, EV_STATE].astype(np.int8), rec.STATE_DICT),
-                    rec.labels(np.zeros(n, np.int8), SMS_STATUS_DICT),
+                    rec.labels(np.isnan(delivered).astype(np.int8), SMS_STATUS_DICT),
+                    pa.array(delivered, from_pandas=True),
+                    pa.array(delivered - times, from_pandas=True),
                 ],
                 schema=rec.SCHEMAS["sms"],
             ),

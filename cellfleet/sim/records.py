@@ -21,12 +21,14 @@ Tables (one schema each, in :data:`SCHEMAS`):
   same whichever devices are recorded. Without a ``network`` section every device is in LTE-M on
   the test network 001-01, rated in zone ``home``.
 * ``sms``: one record per SMS of the recorded devices: direction MO (sent by the device) or MT
-  (received), state at usage, status.
+  (received), state at usage, when it was delivered (``delivered_time_s``, ``delivery_delay_s``;
+  an MT SMS waits for a device in PSM or eDRX, :mod:`cellfleet.sim.mt_delivery`, and is written
+  when delivered) and status ``delivered``, or ``held`` if the run ended first.
 * ``devices``: identities and assignment of every device.
 * ``registrations`` (scenarios with ``network``): the registration happenings of the recorded
   devices (TS 24.301): power-on attempts, accepts (with the T3412 granted), rejects with their
-  EMM cause, T3410 expiries, timers started (T3411, T3402, T3346), PSM granted (T3324), PSM
-  entries and exits, periodic TAUs, network switches (from/to PLMN, reason), deregistrations by
+  EMM cause, T3410 expiries, timers started (T3411, T3402, T3346), PSM granted (T3324), eDRX
+  granted (the cycle in ``timer_s``, the paging time window in ``ptw_s``), PSM entries and exits, periodic TAUs, network switches (from/to PLMN, reason), deregistrations by
   outages, detaches, no service.
 * ``fleet_timeseries``: per simulated minute, the whole fleet's attach requests offered and
   accepted, T3410 expiries, rejects by EMM cause, periodic TAUs and registered devices.
@@ -152,6 +154,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("direction", _label),
             ("state_at_usage", _label),
             ("status", _label),
+            ("delivered_time_s", pa.float64()),
+            ("delivery_delay_s", pa.float64()),
         ]
     ),
     "registrations": pa.schema(
@@ -168,6 +172,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("attempt_counter", pa.int8()),
             ("from_plmn", _name),
             ("reason", _label),
+            ("ptw_s", pa.float64()),
         ]
     ),
     "fleet_timeseries": pa.schema(

@@ -47,12 +47,12 @@ R_OFF, R_SEARCHING, R_ATTEMPTING, R_REGISTERED, R_STOPPED, R_WAITING = 0, 1, 2, 
 PENDING_ACCEPT, PENDING_TIMEOUT = 0, -1
 #: Events of the registrations table.
 (E_ATTEMPT, E_ACCEPT, E_REJECT, E_T3410_EXPIRY, E_TIMER, E_NO_SERVICE, E_SWITCH, E_DETACH, E_DEREGISTERED,
- E_USIM_INVALID, E_TAU, E_PSM_GRANTED, E_PSM_ENTRY, E_PSM_EXIT) = range(14)  # fmt: skip
+ E_USIM_INVALID, E_TAU, E_PSM_GRANTED, E_PSM_ENTRY, E_PSM_EXIT, E_EDRX_GRANTED) = range(15)  # fmt: skip
 EVENT_NAMES = ("attempt", "accept", "reject", "t3410_expiry", "timer_start", "no_service", "network_switch",
-               "detach", "deregistered", "usim_invalid", "tau", "psm_granted", "psm_entry", "psm_exit")  # fmt: skip
+               "detach", "deregistered", "usim_invalid", "tau", "psm_granted", "psm_entry", "psm_exit", "edrx_granted")  # fmt: skip
 #: Timers named in records.
-T_NONE, T_T3411, T_T3402, T_T3346, T_T3412, T_T3324 = 0, 1, 2, 3, 4, 5
-TIMER_NAMES = ("", "T3411", "T3402", "T3346", "T3412", "T3324")
+T_NONE, T_T3411, T_T3402, T_T3346, T_T3412, T_T3324, T_EDRX = 0, 1, 2, 3, 4, 5, 6
+TIMER_NAMES = ("", "T3411", "T3402", "T3346", "T3412", "T3324", "eDRX")
 #: Reasons of network switches and deregistrations.
 (WHY_NONE, WHY_SELECTION, WHY_REJECT, WHY_OUTAGE, WHY_CORE_OUTAGE, WHY_MOVE, WHY_POWER_OFF, WHY_CANCELLED,
  WHY_BLOCKED) = range(9)  # fmt: skip
