@@ -309,6 +309,10 @@ class NetworkControl:
         np.subtract.at(self.core.registered, cores[has_core], 1)
         recorded = rows[self.record_flag[rows]]
         if recorded.size:
+            # a device asleep in PSM leaves it with the registration: its period is complete now
+            asleep, entry_s = self.psm.still_in_psm(recorded, reg.t3324_s, t_s)
+            self._psm_records(asleep, entry_s, E_PSM_ENTRY)
+            self._psm_records(asleep, np.full(asleep.size, t_s), E_PSM_EXIT)
             out = np.zeros((recorded.size, G_COLUMNS))
             out[:, G_TIME_S] = t_s
             out[:, G_DEVICE] = recorded

@@ -1,0 +1,85 @@
+"""A virtual modem's device taken from a simulated scenario (``cellfleet.modem.sim_device``):
+the registration timeline, PSM sleep windows, forbidden networks and MT SMS of one device, as
+the fleet engine simulated them. The scenario (``data/modem-scenario.yaml``): SIMs of home
+network 901-43 in area north prefer 262-01, which has no roaming agreement with them (#11), then
+262-02; they power on at 100 s (operators without a core answer at once), request PSM
+(T3324 60 s, T3412 extended 12 h), and 262-02 is down from 43,200 s for 600 s (re-selection at
+once when it returns; 262-01 is forbidden, so no service in between)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cellfleet.modem.device import NetworkEntry, Registration
+from cellfleet.modem.sim_device import ScenarioDeviceError, device_from_scenario
+
+SCENARIO = str(Path(__file__).parent / "data" / "modem-scenario.yaml")
+
+
+@pytest.fixture(scope="module")
+def device():
+    return device_from_scenario(SCENARIO, 1)
+
+
+def test_timeline_follows_the_simulated_registrations(device):
+    zwei = dict(plmn="26202", operator_long="Netz Zwei", operator_short="Netz Zwe", act=7, tac=1, ci=17,
+                reject_cause=11, active_time_s=60.0, periodic_tau_s=43200.0)  # fmt: skip
+    assert list(device.timeline) == [
+        (100.0, Registration(stat=5, **zwei)),  # roaming: 262-02 is not the SIM's home 901-43
+        (43200.0, Registration(stat=4, act=7, reject_cause=11)),  # the outage: out of coverage
+        (43800.0, Registration(stat=5, **zwei)),
+    ]
+    assert device.registration(99.0).stat == 0  # not yet powered on
+    assert device.registration(43500.0).stat == 4
+
+
+def test_the_network_that_rejected_with_11_is_forbidden_from_then_on(device):
+    assert device.forbidden_from_s == {"26201": 100.0}
+    assert device.networks(50.0) == [NetworkEntry(1, "Netz Eins", "Netz Ein", "26201", 7),
+                                     NetworkEntry(1, "Netz Zwei", "Netz Zwe", "26202", 7)]  # fmt: skip
+    assert device.networks(200.0) == [NetworkEntry(3, "Netz Eins", "Netz Ein", "26201", 7),
+                                      NetworkEntry(2, "Netz Zwei", "Netz Zwe", "26202", 7)]  # fmt: skip
+
+
+def test_sleep_windows_are_the_psm_periods_and_the_outage_ends_one(device):
+    """PSM from T3324 (60 s) after the accept at 100 s; a period running when the outage
+    deregisters the device ends at 43,200 s; after the re-accept at 43,800 s the next starts at
+    43,860 s; the last one lasts to the end of the day."""
+    windows = device.sleep_windows
+    assert windows[0][0] == 160.0 and windows[-1][1] == 86400.0
+    cut = [i for i, (_, end) in enumerate(windows) if end == 43200.0]
+    assert len(cut) == 1 and windows[cut[0] + 1][0] == 43860.0
+    for i in range(1, len(windows)):
+        if i != cut[0] + 1:  # woken by a 10-s session, asleep again 60 s after it ends
+            assert windows[i][0] == pytest.approx(windows[i - 1][1] + 10.0 + 60.0)
+    assert device.asleep(200.0) and not device.asleep(150.0)
+
+
+def test_mt_sms_arrive_when_the_device_is_awake(device):
+    """Every MT SMS of the scenario reaches the modem at its delivery time, never while asleep:
+    one held in PSM arrives when the device wakes (the end of a sleep window)."""
+    assert device.mt_sms
+    for sms in device.mt_sms:
+        assert not device.asleep(sms.at_s)
+    wake_times = {end for _, end in device.sleep_windows}
+    assert any(sms.at_s in wake_times for sms in device.mt_sms)
+
+
+def test_a_scenario_without_network_is_registered_at_home_all_along():
+    device = device_from_scenario("quickstart", 0, days=1)
+    assert device.timeline == () and device.registration(0.0).stat == 1
+    assert device.imsi == "001010000000000" and len(device.iccid) == 19
+
+
+@pytest.mark.parametrize(
+    ("scenario", "index", "message"),
+    [
+        (SCENARIO, 3, "device 3 is not in the scenario's fleet of 3 devices (0..2)"),
+        ("no-such-scenario", 0, "no-such-scenario"),
+    ],
+)
+def test_bad_device_or_scenario_is_a_clear_error(scenario, index, message):
+    with pytest.raises(ScenarioDeviceError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        device_from_scenario(scenario, index)
