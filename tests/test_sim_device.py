@@ -83,3 +83,29 @@ def test_a_scenario_without_network_is_registered_at_home_all_along():
 def test_bad_device_or_scenario_is_a_clear_error(scenario, index, message):
     with pytest.raises(ScenarioDeviceError, match=message.replace("(", r"\(").replace(")", r"\)")):
         device_from_scenario(scenario, index)
+
+
+def test_a_virtual_modem_follows_the_simulated_device():
+    """Behind a VirtualModem (generic profile, CEREG n=2, SMS indications on): the registration
+    URCs come at the simulated times (TAC 1, CI 17 = device 1 * 16 + 1, AcT 7), the modem says
+    nothing while the device sleeps in PSM, and the scenario's MT SMS arrive as +CMTI."""
+    from cellfleet.modem.virtual import VirtualModem
+
+    device = device_from_scenario(SCENARIO, 1)
+    modem = VirtualModem("generic", device)
+    modem.power_on(0.0)
+    modem.receive(b"ATE0\r", 1.0)
+    modem.receive(b"AT+CEREG=2;+CMGF=1;+CNMI=2,1\r", 2.0)
+    assert modem.take_output() == b"ATE0\r\r\nOK\r\n\r\nOK\r\n"
+    modem.advance(100.0)
+    assert modem.take_output() == b'\r\n+CEREG: 5,"0001","00000011",7\r\n'
+    modem.receive(b"AT+CEREG?\r", 150.0)
+    assert modem.take_output() == b'\r\n+CEREG: 2,5,"0001","00000011",7\r\n\r\nOK\r\n'
+    modem.receive(b"AT+CEREG?\r", 200.0)  # asleep in PSM since 160 s: no echo, no answer
+    assert modem.take_output() == b""
+    first_sms = device.mt_sms[0].at_s
+    assert first_sms < 43200.0
+    modem.advance(43200.0)
+    assert modem.take_output() == b'\r\n+CMTI: "ME",0\r\n\r\n+CEREG: 4\r\n'
+    modem.advance(43800.0)
+    assert modem.take_output() == b'\r\n+CEREG: 5,"0001","00000011",7\r\n'
