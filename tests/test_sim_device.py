@@ -109,3 +109,12 @@ def test_a_virtual_modem_follows_the_simulated_device():
     assert modem.take_output() == b'\r\n+CMTI: "ME",0\r\n\r\n+CEREG: 4\r\n'
     modem.advance(43800.0)
     assert modem.take_output() == b'\r\n+CEREG: 5,"0001","00000011",7\r\n'
+
+
+def test_several_devices_come_from_one_simulation():
+    from cellfleet.modem.sim_device import devices_from_scenario
+
+    first, third = devices_from_scenario(SCENARIO, [0, 2])
+    assert (first.imsi, third.imsi) == ("001010000000000", "001010000000002")
+    assert first.timeline[0][1].ci == 1 and third.timeline[0][1].ci == 33
+    assert third.timeline == device_from_scenario(SCENARIO, 2).timeline

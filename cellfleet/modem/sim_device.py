@@ -26,6 +26,7 @@ names areas; 1 without areas) and the cell identity is derived from the device n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -89,16 +90,23 @@ class ScenarioDeviceError(ValueError):
 
 def device_from_scenario(scenario: str, index: int, *, seed: int | None = None, days: int | None = None) -> ScenarioDevice:
     """Simulate ``scenario`` (a file or a built-in name) and return its device ``index``."""
+    return devices_from_scenario(scenario, [index], seed=seed, days=days)[0]
+
+
+def devices_from_scenario(scenario: str, indices: Sequence[int], *, seed: int | None = None,
+                          days: int | None = None) -> list[ScenarioDevice]:  # fmt: skip
+    """Simulate ``scenario`` once with the devices ``indices`` recorded; return them in order."""
     try:
         loaded = apply_overrides(load_scenario(scenario), seed=seed, days=days)
     except ScenarioError as exc:
         raise ScenarioDeviceError(str(exc)) from exc
     size = sum(g.count for g in loaded.fleet)
-    if not 0 <= index < size:
-        raise ScenarioDeviceError(f"device {index} is not in the scenario's fleet of {size} devices (0..{size - 1})")
+    for index in indices:
+        if not 0 <= index < size:
+            raise ScenarioDeviceError(f"device {index} is not in the scenario's fleet of {size} devices (0..{size - 1})")
     sink = MemorySink()
-    FleetEngine(loaded, sink, record_devices=[index]).run()
-    return _build(loaded, index, sink)
+    FleetEngine(loaded, sink, record_devices=sorted(set(indices))).run()
+    return [_build(loaded, index, sink) for index in indices]
 
 
 def _group_of(scenario, index: int):
