@@ -20,6 +20,7 @@ from cellfleet import __version__
 from cellfleet.emulator.connection import phase_packets
 from cellfleet.emulator.session import NAMED_SESSIONS, bill, named_session
 from cellfleet.emulator.wire import WireOptions
+from cellfleet.modem.cli import modem
 from cellfleet.scenarios.loader import (
     ScenarioError,
     apply_overrides,
@@ -312,6 +313,8 @@ def pcap(scenario: str, device: int, from_time: str, to_time: str | None, output
     out.print(f"{result.path}: {result.packets:,} packets, {result.ip_bytes:,} IP bytes from {result.exchanges:,} "
               f"exchanges of device {device} (their records: {result.recorded_bytes:,} bytes)")  # fmt: skip
 
+
+main.add_command(modem)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -129,8 +129,11 @@ class VirtualModem(CommandLineRunner):
 
     # ===================================================================== public interface
     def power_on(self, now_s: float) -> None:
-        """Boot (or reboot): boot URCs after ``boot_s`` simulated seconds."""
+        """Boot (or reboot): boot URCs after ``boot_s`` simulated seconds. The network's MT SMS
+        due before the modem was first switched on are not replayed."""
         self._at(now_s)
+        while self._network_sms and self._network_sms[-1][0] < now_s:
+            self._network_sms.pop()
         now_s = self._clock_s
         self._reboot(now_s)
         self._flush(now_s)

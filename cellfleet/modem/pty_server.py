@@ -1,0 +1,702 @@
+"""Serve virtual modems on real pseudo-terminals (and optionally TCP), many modems in one thread.
+
+Each :class:`~cellfleet.modem.virtual.VirtualModem` gets its own pty (``os.openpty``, slave in raw
+mode) and, if asked, a stable symlink to the slave, so unmodified client software opens it like
+a USB serial port (reference ``at-commands.md`` §7). One thread runs a ``selectors`` loop over the
+pty masters, the TCP listeners and connections, the control socket and a wake-up pipe; its
+timeout is the wall time until the earliest ``modem.next_due_s()``, so an idle server sleeps.
+Simulated time is ``start_s + speed * wall seconds since start()``.
+
+pty facts this module is built on (reference §7, §8.21, Linux ``drivers/tty/pty.c``):
+
+* With no process holding the slave, the master polls readable and ``read`` fails with EIO:
+  the server therefore keeps its own slave fd open, so master reads never EIO-loop.
+* Bytes written to the master while no client is attached are buffered in the slave and would
+  reach the *next* client (stale echo). So the server must know when clients come and go:
+  it watches the slave's device node with inotify (``IN_OPEN`` / ``IN_CLOSE_*``, Linux), which
+  counts the opens of every other process exactly. The master is in packet mode (``TIOCPKT``),
+  so a client's ``tcflush(TCIFLUSH)`` (pyserial does one while opening) shows up as
+  ``TIOCPKT_FLUSHREAD``. Without inotify (non-Linux) a pty counts as always attached.
+
+Output rule while no client is attached (reference §7 "pending output is flushed or marked when a
+client detaches"; chosen here, tested in ``tests/test_pty_server.py``):
+
+1. When the last client detaches, what it left unread (drained from the pty through the server's
+   own slave fd, plus the server's unsent backlog) and everything the modem writes until a client
+   attaches again is parsed with the host-side ``ResponseReader``: **URC lines are kept, in
+   order; echo, information lines, final result codes, prompts and partial lines are discarded**
+   (they answer commands of a session that ended). ``modem.host_detached`` is called.
+2. When a client attaches, the kept URCs are written to it once, at the first of: its input flush
+   (``TIOCPKT_FLUSHREAD``), its first byte written, or ``ATTACH_GRACE_S`` wall seconds after the
+   open; so pyserial's open-time flush cannot eat them. From then on output flows live.
+
+So no URC is lost or duplicated across reconnects and no stale echo or response reaches a new
+client. What the leaving client wrote last is still run, as its session's (its answer is
+discarded). TCP clients (pyserial ``socket://``) attach on connect and go live at their first
+byte or after ``ATTACH_GRACE_S`` (pyserial's ``socket://`` open drains the socket). Limit: a new
+client that opens the port before the server has seen the previous one close (well under a
+millisecond on an idle machine) can be taken for the same session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import logging
+import os
+import queue
+import selectors
+import socket
+import struct
+import termios
+import threading
+import time
+import tty
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cellfleet.modem.codec import ResponseReader, Urc, format_line
+
+if TYPE_CHECKING:
+    from cellfleet.modem.virtual import VirtualModem
+
+#: Wall seconds after a client's open after which kept URCs are written even if the client has
+#: neither flushed its input nor written (a listen-only client such as ``cat``).
+ATTACH_GRACE_S = 1.0
+#: Bytes kept per endpoint for a client that holds the port open but does not read; beyond it the
+#: oldest unsent output is dropped (a real UART would overrun as well).
+MAX_BACKLOG_BYTES = 1 << 20
+#: URCs kept per modem while no client is attached; the oldest go first beyond it.
+MAX_HELD_URCS = 1000
+_READ_BYTES = 4096
+_log = logging.getLogger(__name__)
+_IN_OPEN, _IN_CLOSE_WRITE, _IN_CLOSE_NOWRITE, _IN_IGNORED = 0x20, 0x08, 0x10, 0x8000
+_INOTIFY_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (inotify(7))
+_PACKET_MODE = hasattr(termios, "TIOCPKT") and hasattr(termios, "TIOCPKT_FLUSHREAD")
+
+
+class _OpenCounter:
+    """Counts opens and closes of pty slave device nodes by other processes (Linux inotify(7))."""
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._libc = libc
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+
+    @classmethod
+    def create(cls) -> _OpenCounter | None:
+        """An open counter, or None where inotify does not exist (then ptys count as attached)."""
+        try:
+            return cls()
+        except (OSError, AttributeError):
+            return None
+
+    def watch(self, path: str) -> int:
+        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(path), _IN_OPEN | _IN_CLOSE_WRITE | _IN_CLOSE_NOWRITE)
+        if wd < 0:
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch {path} failed")
+        return wd
+
+    def unwatch(self, wd: int) -> None:
+        self._libc.inotify_rm_watch(self.fd, wd)  # fails harmlessly when the node is already gone
+
+    def read_changes(self) -> list[tuple[int, int]]:
+        """``(wd, +1 | -1)`` for each open / close since the last call."""
+        changes: list[tuple[int, int]] = []
+        while True:
+            try:
+                data = os.read(self.fd, 64 * _INOTIFY_EVENT.size)
+            except BlockingIOError:
+                return changes
+            offset = 0
+            while offset < len(data):
+                wd, mask, _cookie, name_len = _INOTIFY_EVENT.unpack_from(data, offset)
+                offset += _INOTIFY_EVENT.size + name_len
+                if mask & _IN_OPEN:
+                    changes.append((wd, +1))
+                elif mask & (_IN_CLOSE_WRITE | _IN_CLOSE_NOWRITE):
+                    changes.append((wd, -1))
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@dataclass
+class _Call:
+    """A function to run in the loop thread for another thread, and its outcome."""
+
+    fn: Callable[[], object]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class _Endpoint:
+    """One way to the host: a pty master or a TCP connection, with a non-blocking write backlog."""
+
+    def __init__(self, fd: int, fileobj: object = None) -> None:
+        self.fd = fd
+        self.fileobj = fileobj if fileobj is not None else fd  # what the selector knows it by
+        self.backlog = bytearray()
+        self.live = False  # output flows; before that it is held (module doc, rule 2)
+        self.live_at_wall: float | None = None  # when to go live at the latest
+
+    def write(self, data: bytes) -> None:
+        if not self.backlog:
+            try:
+                data = data[os.write(self.fd, data) :]
+            except BlockingIOError:
+                pass
+            except OSError:
+                return  # the other side is gone; its close is handled as a detach
+        self.backlog += data
+        if len(self.backlog) > MAX_BACKLOG_BYTES:
+            del self.backlog[: len(self.backlog) - MAX_BACKLOG_BYTES]
+
+    def flush_backlog(self) -> None:
+        try:
+            del self.backlog[: os.write(self.fd, self.backlog)]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.backlog.clear()
+
+
+class _Port:
+    """Everything the server keeps for one modem: its pty, optional TCP, held URCs, fault state."""
+
+    def __init__(self, index: int, modem: VirtualModem, link: Path | None) -> None:
+        self.index, self.modem, self.link = index, modem, link
+        self.pty: _Endpoint | None = None
+        self.slave_fd: int | None = None
+        self.slave_path: str | None = None
+        self.watch: int | None = None
+        self.opens = 0  # client opens of the slave (inotify); -1 = unknown (no inotify)
+        self.listener: socket.socket | None = None
+        self.conn: socket.socket | None = None
+        self.tcp: _Endpoint | None = None
+        self.held: list[Urc] = []
+        self.held_reader: ResponseReader | None = None
+        self.muted = False
+        self.reappear_at_wall: float | None = None
+        self.due_s: float | None = None
+
+    @property
+    def attached(self) -> bool:
+        return (self.pty is not None and self.opens != 0) or self.tcp is not None
+
+    def endpoints(self) -> list[_Endpoint]:
+        return [e for e in (self.pty, self.tcp) if e is not None]
+
+
+class ModemServer:
+    """Serves ``modems`` on one pty each (symlinked to ``links`` when given), optionally on TCP.
+
+    ``start()`` runs the loop in a background thread; ``serve_forever()`` in the caller's thread.
+    The fault-injection methods (``inject``, ``mute``, ``vanish``) and ``inject_sms`` may be called
+    from any thread: they run inside the loop and return once applied.
+    """
+
+    def __init__(
+        self,
+        modems: Sequence[VirtualModem],
+        links: Sequence[str | os.PathLike] | None = None,
+        *,
+        speed: float = 1.0,
+        start_s: float = 0.0,
+        tcp: tuple[str, int] | None = None,
+        control: str | os.PathLike | None = None,
+    ) -> None:
+        if not modems:
+            raise ValueError("ModemServer needs at least one modem")
+        if links is not None and len(links) != len(modems):
+            raise ValueError(f"{len(links)} links given for {len(modems)} modems")
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0 (simulated seconds per wall second), got {speed}")
+        self.modems = list(modems)
+        self.speed, self.start_s = float(speed), float(start_s)
+        self._ports = [_Port(i, m, Path(links[i]) if links else None) for i, m in enumerate(self.modems)]
+        self._tcp_request = tcp
+        self.tcp_addresses: list[tuple[str, int]] = []
+        if control is None and links:
+            control = f"{os.fspath(links[0])}.ctl"
+        self.control_path: Path | None = Path(control) if control is not None else None
+        self._control = None
+        self._sel: selectors.BaseSelector | None = None
+        self._counter: _OpenCounter | None = None
+        self._wake_r = self._wake_w = -1
+        self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self._t0_wall: float | None = None
+        self._stop_requested = False
+        self._opened = False
+        self._thread: threading.Thread | None = None
+        self._loop_ident: int | None = None
+
+    # ----------------------------------------------------------------------------- public API
+    @property
+    def paths(self) -> list[str]:
+        """The links when given, else the slave device paths (``/dev/pts/N``)."""
+        return [str(p.link) if p.link is not None else (p.slave_path or "") for p in self._ports]
+
+    @property
+    def slave_paths(self) -> list[str | None]:
+        """The current pty slave of each modem (None while vanished)."""
+        return [p.slave_path for p in self._ports]
+
+    def now_s(self) -> float:
+        """Current simulated time: ``start_s + speed * wall seconds since start()``."""
+        if self._t0_wall is None:
+            return self.start_s
+        return self.start_s + self.speed * (time.monotonic() - self._t0_wall)
+
+    def open(self) -> None:
+        """Open the ptys, links, sockets and power the modems on (``start``/``serve_forever`` call
+        it when needed); raises OSError / FileExistsError naming what could not be created."""
+        if not self._opened:
+            self._open()
+
+    def start(self) -> None:
+        """Open the ptys, links and sockets, then serve in a background thread."""
+        self.open()
+        self._thread = threading.Thread(target=self._run, name="cellfleet-modem-server", daemon=True)
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``request_stop()`` (signal-handler safe) or ``stop()``."""
+        self.open()
+        self._run()
+
+    def request_stop(self) -> None:
+        """Ask the loop to end (safe from a signal handler); ``serve_forever`` then cleans up."""
+        self._stop_requested = True
+        self._wake()
+
+    def stop(self) -> None:
+        """Stop serving, close the ptys and sockets, remove the links and the control socket."""
+        self.request_stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._close()
+
+    def inject(self, index: int, data: bytes) -> None:
+        """Write raw ``data`` to modem ``index``'s host, bypassing the modem (and mute)."""
+        self._in_loop(lambda: self._emit(self._ports[index], bytes(data), raw=True))
+
+    def mute(self, index: int, on: bool) -> None:
+        """While on, modem ``index``'s output is dropped (a silent modem); input still reaches it."""
+
+        def apply() -> None:
+            self._ports[index].muted = bool(on)
+
+        self._in_loop(apply)
+
+    def vanish(self, index: int, down_s: float) -> None:
+        """Like USB re-enumeration: close the pty (the client gets EIO / hang-up) and remove the
+        link; ``down_s`` wall seconds later a new pty appears under the same link and the profile's
+        boot URCs are sent again (not a reboot: modem state persists). Unread and held output is
+        lost with the old port, as a real device's buffers are."""
+        self._in_loop(lambda: self._vanish(self._ports[index], float(down_s)))
+
+    def inject_sms(self, index: int, sender: str, text: str) -> None:
+        """Deliver a mobile-terminated SMS to modem ``index`` (it stores it and emits +CMTI/+CMT)."""
+
+        def deliver() -> None:
+            port = self._ports[index]
+            port.modem.inject_sms(sender, text, self.now_s())
+            self._after_modem_call(port)
+
+        self._in_loop(deliver)
+
+    def attached(self, index: int) -> bool:
+        """Whether a client currently holds modem ``index``'s pty or TCP connection."""
+        return self._ports[index].attached
+
+    # ------------------------------------------------------------------------- setup / teardown
+    def _open(self) -> None:
+        from cellfleet.modem.control import ControlServer
+
+        self._sel = selectors.DefaultSelector()
+        self._counter = _OpenCounter.create()
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, (0, self._on_wake))
+        if self._counter is not None:
+            self._sel.register(self._counter.fd, selectors.EVENT_READ, (1, self._on_inotify))
+        self._t0_wall = time.monotonic()
+        self._opened = True
+        try:
+            now = self.now_s()
+            for port in self._ports:
+                self._open_pty(port)
+                port.modem.power_on(now)
+                self._after_modem_call(port)
+            if self._tcp_request is not None:
+                host, first_port = self._tcp_request
+                for port in self._ports:
+                    self._listen_tcp(port, host, first_port + port.index if first_port else 0)
+            if self.control_path is not None:
+                self._control = ControlServer(self.control_path, self, [p.link for p in self._ports])
+                self._control.register(self._sel)
+        except BaseException:
+            self._close()
+            raise
+
+    def _close(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        for port in self._ports:
+            self._close_pty(port)
+            if port.conn is not None:
+                port.conn.close()
+            if port.listener is not None:
+                port.listener.close()
+            port.conn = port.tcp = port.listener = None
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._counter is not None:
+            self._counter.close()
+            self._counter = None
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self._sel is not None:
+            self._sel.close()
+            self._sel = None
+
+    def _open_pty(self, port: _Port) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        os.set_blocking(slave, False)
+        if _PACKET_MODE:
+            fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
+        port.slave_fd, port.slave_path = slave, os.ttyname(slave)
+        port.pty = _Endpoint(master)
+        port.opens = 0 if self._counter is not None else -1
+        port.pty.live = self._counter is None  # without inotify: always attached
+        if self._counter is not None:
+            port.watch = self._counter.watch(port.slave_path)
+        assert self._sel is not None
+        endpoint = port.pty
+        self._sel.register(master, selectors.EVENT_READ, (2, lambda mask: self._on_pty(port, endpoint, mask)))
+        if port.link is not None:
+            publish_link(port.link, port.slave_path)
+
+    def _close_pty(self, port: _Port) -> None:
+        if port.pty is None:
+            return
+        if self._sel is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(port.pty.fd)
+        if port.watch is not None and self._counter is not None:
+            self._counter.unwatch(port.watch)
+        port.watch = None
+        os.close(port.pty.fd)
+        if port.slave_fd is not None:
+            os.close(port.slave_fd)
+        if port.link is not None and _points_to(port.link, port.slave_path):
+            port.link.unlink()
+        port.pty, port.slave_fd, port.slave_path, port.opens = None, None, None, 0
+
+    def _listen_tcp(self, port: _Port, host: str, tcp_port: int) -> None:
+        listener = socket.create_server((host, tcp_port), reuse_port=False)
+        listener.setblocking(False)
+        port.listener = listener
+        self.tcp_addresses.append(listener.getsockname()[:2])
+        assert self._sel is not None
+        self._sel.register(listener, selectors.EVENT_READ, (2, lambda mask: self._on_accept(port)))
+
+    # ------------------------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        self._loop_ident = threading.get_ident()
+        try:
+            while not self._stop_requested:
+                assert self._sel is not None
+                events = self._sel.select(self._timeout_s())
+                events.sort(key=lambda event: event[0].data[0])  # wake-ups, then attach/detach, then data
+                for key, mask in events:
+                    self._guarded(key.data[1], mask)
+                self._guarded(self._run_timers)
+        finally:
+            self._loop_ident = None
+            while not self._calls.empty():  # never leave a caller waiting
+                call = self._calls.get_nowait()
+                call.error = RuntimeError("the modem server stopped")
+                call.done.set()
+            if self._thread is None:
+                self._close()
+
+    def _timeout_s(self) -> float | None:
+        now_s, now_wall = self.now_s(), time.monotonic()
+        waits = [(p.due_s - now_s) / self.speed for p in self._ports if p.due_s is not None]
+        waits += [p.reappear_at_wall - now_wall for p in self._ports if p.reappear_at_wall is not None]
+        waits += [e.live_at_wall - now_wall for p in self._ports for e in p.endpoints() if e.live_at_wall is not None]
+        return max(0.0, min(waits)) if waits else None
+
+    def _run_timers(self) -> None:
+        now_s, now_wall = self.now_s(), time.monotonic()
+        for port in self._ports:
+            if port.reappear_at_wall is not None and port.reappear_at_wall <= now_wall:
+                self._reappear(port)
+            for endpoint in port.endpoints():
+                if endpoint.live_at_wall is not None and endpoint.live_at_wall <= now_wall:
+                    self._go_live(port, endpoint)
+            if port.due_s is not None and port.due_s <= now_s:
+                port.modem.advance(now_s)
+                self._after_modem_call(port)
+
+    def _after_modem_call(self, port: _Port) -> None:
+        """Write what the modem produced and note when it next wants time."""
+        data = port.modem.take_output()
+        if data:
+            self._emit(port, data)
+        port.due_s = port.modem.next_due_s()
+
+    @staticmethod
+    def _guarded(fn: Callable[..., object], *args: object) -> None:
+        """Run one event handler; a bug in one modem's handling is logged, the others keep serving."""
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - logged; one modem's bug must not stop the others
+            _log.exception("modem server: an event handler failed; serving on")
+
+    def _in_loop(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` in the loop thread (now, if this is it or none runs) and re-raise its error."""
+        if self._loop_ident is None or self._loop_ident == threading.get_ident():
+            fn()
+            return
+        call = _Call(fn)
+        self._calls.put(call)
+        self._wake()
+        if not call.done.wait(timeout=10):
+            raise TimeoutError("the modem server loop did not answer within 10 s")
+        if call.error is not None:
+            raise call.error
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"!")
+
+    def _on_wake(self, _mask: int) -> None:
+        with contextlib.suppress(OSError):
+            os.read(self._wake_r, 4096)
+        while not self._calls.empty():
+            call = self._calls.get_nowait()
+            try:
+                call.fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised in the calling thread
+                call.error = exc
+            finally:
+                call.done.set()
+
+    # ------------------------------------------------------------------ pty and TCP events
+    def _on_inotify(self, _mask: int) -> None:
+        assert self._counter is not None
+        by_watch = {p.watch: p for p in self._ports if p.watch is not None}
+        for wd, delta in self._counter.read_changes():
+            port = by_watch.get(wd)
+            if port is None:
+                continue
+            before, port.opens = port.opens, max(0, port.opens + delta)
+            assert port.pty is not None
+            if port.opens and not before:  # attached: output flows after its flush / input / grace
+                port.pty.live_at_wall = time.monotonic() + ATTACH_GRACE_S
+            elif before and not port.opens:
+                port.pty.live, port.pty.live_at_wall = False, None
+                self._pty_detached(port)
+
+    def _pty_detached(self, port: _Port) -> None:
+        """The last client closed the slave: keep the URCs it did not read, drop the rest; then
+        run what it wrote last (still in the master) as commands of the session that ended."""
+        assert port.pty is not None and port.slave_fd is not None
+        unread = bytearray()
+        with contextlib.suppress(OSError):  # a read with nothing queued waits for in-flight bytes
+            while chunk := os.read(port.slave_fd, _READ_BYTES):
+                unread += chunk
+        unread += port.pty.backlog
+        port.pty.backlog.clear()
+        if port.tcp is not None:
+            return
+        self._hold(port, bytes(unread))
+        while self._read_pty(port):
+            pass
+        port.modem.host_detached(self.now_s())
+        self._after_modem_call(port)
+
+    def _on_pty(self, port: _Port, endpoint: _Endpoint, mask: int) -> None:
+        if port.pty is not endpoint:
+            return  # closed by an earlier event of the same batch (vanish)
+        if mask & selectors.EVENT_WRITE:
+            port.pty.flush_backlog()
+            self._update_write_interest(port.pty)
+        if mask & selectors.EVENT_READ:
+            self._read_pty(port)
+
+    def _read_pty(self, port: _Port) -> bool:
+        """Handle one read from the master; False when there was nothing to read."""
+        assert port.pty is not None
+        try:
+            data = os.read(port.pty.fd, _READ_BYTES)
+        except OSError as exc:  # EIO cannot happen while the server holds the slave; be safe anyway
+            if exc.errno not in (errno.EIO, errno.EAGAIN):
+                raise
+            return False
+        if not data:
+            return False
+        if not _PACKET_MODE:
+            self._receive(port, data)
+        elif data[0] == 0:  # TIOCPKT_DATA
+            if port.opens and not port.pty.live:
+                self._go_live(port, port.pty)
+            self._receive(port, data[1:])
+        elif data[0] & termios.TIOCPKT_FLUSHREAD and port.opens and not port.pty.live:
+            self._go_live(port, port.pty)
+        return True
+
+    def _on_accept(self, port: _Port) -> None:
+        assert port.listener is not None and self._sel is not None
+        try:
+            conn, _addr = port.listener.accept()
+        except BlockingIOError:
+            return
+        if port.conn is not None or port.pty is None:  # one TCP client at a time; none while vanished
+            conn.close()
+            return
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        port.conn, port.tcp = conn, _Endpoint(conn.fileno(), conn)
+        port.tcp.live_at_wall = time.monotonic() + ATTACH_GRACE_S  # pyserial's open drains the socket
+        endpoint = port.tcp
+        self._sel.register(conn, selectors.EVENT_READ, (2, lambda mask: self._on_tcp(port, endpoint, mask)))
+
+    def _on_tcp(self, port: _Port, endpoint: _Endpoint, mask: int) -> None:
+        if port.tcp is not endpoint or port.conn is None:
+            return  # dropped by an earlier event of the same batch (vanish)
+        if mask & selectors.EVENT_WRITE:
+            port.tcp.flush_backlog()
+            self._update_write_interest(port.tcp)
+        if not mask & selectors.EVENT_READ:
+            return
+        try:
+            data = port.conn.recv(_READ_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            if not endpoint.live:
+                self._go_live(port, endpoint)
+            self._receive(port, data)
+            return
+        self._drop_tcp(port)
+        if not port.attached:
+            self._hold(port, b"")
+            port.modem.host_detached(self.now_s())
+            self._after_modem_call(port)
+
+    def _drop_tcp(self, port: _Port) -> None:
+        if port.conn is None:
+            return
+        if self._sel is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(port.conn)
+        port.conn.close()
+        port.conn = port.tcp = None
+
+    def _receive(self, port: _Port, data: bytes) -> None:
+        now = self.now_s()
+        port.modem.receive(data, now)
+        due = port.modem.next_due_s()
+        if due is not None and due <= now:
+            port.modem.advance(now)
+        self._after_modem_call(port)
+
+    # ----------------------------------------------------------------------------- output
+    def _emit(self, port: _Port, data: bytes, *, raw: bool = False) -> None:
+        if port.muted and not raw:
+            return
+        live = [e for e in port.endpoints() if e.live]
+        for endpoint in live:
+            endpoint.write(data)
+            self._update_write_interest(endpoint)
+        if not live and port.reappear_at_wall is None:  # while vanished, output is lost
+            self._hold(port, data)
+
+    def _hold(self, port: _Port, data: bytes) -> None:
+        """Keep the URC lines of output that no client can receive now (rule 1, module doc)."""
+        if port.held_reader is None:
+            port.held_reader = ResponseReader()
+        port.held.extend(e for e in port.held_reader.feed(data) if isinstance(e, Urc) and e.known)
+        del port.held[:-MAX_HELD_URCS]
+
+    def _go_live(self, port: _Port, endpoint: _Endpoint) -> None:
+        """Output flows to ``endpoint`` from now on, starting with the URCs kept for it."""
+        endpoint.live, endpoint.live_at_wall = True, None
+        held, port.held, port.held_reader = port.held, [], None
+        if held:
+            verbose = bool(getattr(port.modem.state, "verbose", True))
+            endpoint.write(b"".join(_urc_bytes(urc, verbose) for urc in held))
+            self._update_write_interest(endpoint)
+
+    def _update_write_interest(self, endpoint: _Endpoint) -> None:
+        if self._sel is None:
+            return
+        key = self._sel.get_key(endpoint.fileobj)
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if endpoint.backlog else 0)
+        if key.events != wanted:
+            self._sel.modify(endpoint.fileobj, wanted, key.data)
+
+    # ----------------------------------------------------------------------------- faults
+    def _vanish(self, port: _Port, down_s: float) -> None:
+        self._close_pty(port)
+        self._drop_tcp(port)
+        port.held, port.held_reader = [], None
+        port.modem.host_detached(self.now_s())
+        port.modem.take_output()  # written while the port is gone: lost with the device's buffers
+        port.due_s = port.modem.next_due_s()
+        port.reappear_at_wall = time.monotonic() + max(0.0, down_s)
+
+    def _reappear(self, port: _Port) -> None:
+        """The new pty is there; the boot URCs (reference §5) are written as the module sends them
+        after a USB reset, without rebooting the modem (its state persists)."""
+        port.reappear_at_wall = None
+        self._open_pty(port)
+        modem, verbose = port.modem, bool(getattr(port.modem.state, "verbose", True))
+        urcs = list(modem.profile.boot_urcs)
+        if modem.sim_state() == "READY":
+            urcs += modem.profile.sim_ready_urcs
+        self._emit(port, b"".join(format_line(text, verbose=verbose) for text in urcs))
+
+
+def _urc_bytes(urc: Urc, verbose: bool) -> bytes:
+    """A kept URC as the modem frames it (V.250 §5.7.1), with its data line (+CMT PDU, 27.005
+    §3.4.1) or counted data (Quectel ``+QIURC: "recv"``) after it."""
+    data = b"" if urc.data is None else urc.data + b"\r\n"
+    return format_line(urc.text, verbose=verbose) + data
+
+
+def _points_to(link: Path, target: str | None) -> bool:
+    try:
+        return target is not None and os.readlink(link) == target
+    except OSError:
+        return False
+
+
+def publish_link(link: Path, target: str) -> None:
+    """Point ``link`` at ``target``, atomically replacing a stale symlink (never a regular file)."""
+    if os.path.lexists(link) and not link.is_symlink():
+        raise FileExistsError(f"{link} exists and is not a symlink; refusing to replace it")
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)

@@ -1,0 +1,248 @@
+"""ModemDriver under faults (reference §8): the port vanishes mid-command, garbage bytes, silence,
+URCs interleaved with responses, SIM busy.
+
+Faults come from ``ModemServer``: ``vanish`` (USB re-enumeration: the pty closes, a new one
+appears under the same link), ``mute`` (the modem's output is dropped) and ``inject`` (raw bytes
+to the host, also while muted). Muting and injecting the whole answer makes the timing of a
+"mid-response" fault deterministic: the test waits until the driver has written the command
+(raw log) and then writes the answer it wants the driver to see.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from test_driver_support import (
+    WAIT_S,
+    driven,
+    events,
+    rx_bytes,
+    served,
+    tx_records,
+    wait_for,
+    wait_for_tx,
+)
+
+from cellfleet.modem.driver import Response
+from cellfleet.modem.errors import AtError, AtTimeout, CmeException, PortGone
+
+
+class Background:
+    """Runs ``driver.command`` in a thread and keeps its result or exception."""
+
+    def __init__(self, call, *args, **kwargs) -> None:
+        self.result: object = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call, args, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, call, args, kwargs) -> None:
+        try:
+            self.result = call(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            self.error = exc
+
+    def join(self) -> None:
+        self._thread.join(WAIT_S * 2)
+        assert not self._thread.is_alive(), "the command never returned"
+
+
+def test_port_vanishing_mid_command_raises_port_gone_then_reconnects_and_resyncs(tmp_path):
+    # bg96 takes simulated seconds for AT+COPS=? (profile latency), so it is in flight when the
+    # port vanishes; the boot URC RDY comes again on the new pty (reference §5, §8.5).
+    with served(tmp_path, "bg96", latency_scale=1.0) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        driver.command("AT+CEREG=2")
+        boot_urcs: list[str] = []
+        driver.subscribe("RDY", boot_urcs.append)
+        scan = Background(driver.command, "AT+COPS=?")
+        wait_for_tx(tmp_path, b"AT+COPS=?\r")
+        sent_before = len(tx_records(tmp_path))
+        server.vanish(0, 0.5)
+        scan.join()
+        assert isinstance(scan.error, PortGone)
+        wait_for(lambda: driver.reconnects == 1, "the driver to reopen the port")
+        assert driver.command("AT+CGMM") == Response(["BG96"], "OK")
+        wait_for(lambda: boot_urcs == ["RDY"], "the boot URC after re-enumeration")
+        # After the reopen: the lab routine (AT once or more: the ESC aborted the scan, whose
+        # ERROR may come late), then the URC setting made through the driver.
+        resync = tx_records(tmp_path)[sent_before:]
+        ats = next(i for i, data in enumerate(resync) if data != b"AT\r" and i > 0)
+        assert resync[0] == b"\x1b\r" and set(resync[1:ats]) == {b"AT\r"}
+        assert resync[ats:] == [b"ATE0\r", b"ATV1\r", b"AT+CMEE=1\r", b"AT+CEREG=2\r", b"AT+CGMM\r"]
+        assert driver.command("AT+CEREG?").lines[0].startswith("+CEREG: 2,")
+    logged = events(tmp_path)
+    assert any(text.startswith("port lost") for text in logged)
+    assert any(text.startswith("reopened") for text in logged)
+
+
+def test_without_reconnect_a_vanished_port_stays_gone(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path, reconnect=False) as driver:
+        driver.sync()
+        server.vanish(0, 0.2)
+        wait_for(lambda: any(t.startswith("port lost") for t in events(tmp_path)), "the loss")
+        with pytest.raises(PortGone):
+            driver.command("AT")
+        assert driver.reconnects == 0
+
+
+def test_reconnect_gives_up_after_reconnect_timeout(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path, reconnect_timeout_s=0.3) as driver:
+        driver.sync()
+        server.vanish(0, 60.0)
+        with pytest.raises(PortGone):
+            driver.command("AT")
+        with pytest.raises(PortGone):  # and stays gone
+            driver.command("AT")
+
+
+def test_garbage_before_a_response_is_dropped(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        server.inject(0, b"\x00\xff\x13garbage")  # no line end: the answer's CR ends it
+        assert driver.command("AT+CGMI") == Response(["Cellfleet"], "OK")
+        assert driver.command("AT+CGMM") == Response(["Generic-27007"], "OK")
+
+
+def test_garbage_inside_a_response_is_dropped(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        server.mute(0, True)
+        command = Background(driver.command, "AT+CGMI")
+        wait_for_tx(tmp_path, b"AT+CGMI\r")
+        server.inject(0, b"\r\nCellfleet\r\n\x00\x00\x7e\xff\x01\r\n\r\nOK\r\n")
+        command.join()
+    assert command.error is None
+    assert command.result == Response(["Cellfleet"], "OK")
+
+
+def test_silence_times_out_with_the_command_and_its_timeout_then_recovers(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        server.mute(0, True)
+        with pytest.raises(AtTimeout) as timeout:
+            driver.command("AT+CGMI", timeout_s=0.3)
+        assert (timeout.value.command, timeout.value.timeout_s) == ("AT+CGMI", 0.3)
+        assert str(timeout.value) == "AT+CGMI: no final result within 0.3 s"
+        server.mute(0, False)
+        assert driver.command("AT+CGMM") == Response(["Generic-27007"], "OK")
+
+
+def test_a_missing_prompt_times_out_and_is_cancelled_with_esc(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        driver.command("AT+CMGF=1")
+        server.mute(0, True)
+        with pytest.raises(AtTimeout) as timeout:
+            driver.command_with_prompt('AT+CMGS="+15551234567"', b"hello", prompt_timeout_s=0.3)
+        assert (timeout.value.command, timeout.value.timeout_s) == ('AT+CMGS="+15551234567"', 0.3)
+        server.mute(0, False)
+        assert driver.command("AT+CGMI") == Response(["Cellfleet"], "OK")
+    # ESC (27.005 §3.5.1) went out instead of the payload.
+    assert tx_records(tmp_path)[-3:] == [b'AT+CMGS="+15551234567"\r', b"\x1b", b"AT+CGMI\r"]
+
+
+def test_urcs_injected_between_echo_lines_and_final_go_to_subscribers(tmp_path):
+    received: list[str] = []
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.subscribe("", received.append)
+        server.mute(0, True)
+        command = Background(driver.command, "AT+CGMI")  # before sync: echo on
+        wait_for_tx(tmp_path, b"AT+CGMI\r")
+        server.inject(0, b'AT+CGMI\r\r\n+CMTI: "ME",1\r\n\r\nCellfleet\r\n\r\n+CEREG: 5\r\n\r\nOK\r\n')
+        command.join()
+        wait_for(lambda: len(received) == 2, "both URCs")
+    assert command.result == Response(["Cellfleet"], "OK")
+    assert received == ['+CMTI: "ME",1', "+CEREG: 5"]
+
+
+def test_a_urc_with_the_pending_commands_prefix_is_told_apart_by_shape(tmp_path):
+    received: list[str] = []
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        driver.subscribe("+CEREG", received.append)
+        server.mute(0, True)
+        command = Background(driver.command, "AT+CEREG?")
+        wait_for_tx(tmp_path, b"AT+CEREG?\r")
+        # The URC has no <n> and quotes its tac; the read answer starts with <n> (27.007 §10.1.22).
+        server.inject(0, b'\r\n+CEREG: 5,"002F","0012BEEF",7\r\n\r\n+CEREG: 2,1,"002F","0012BEEF",7\r\n\r\nOK\r\n')
+        command.join()
+        wait_for(lambda: received, "the URC")
+    assert command.result == Response(['+CEREG: 2,1,"002F","0012BEEF",7'], "OK")
+    assert received == ['+CEREG: 5,"002F","0012BEEF",7']
+
+
+def test_interleaving_virtual_modem_urc_reaches_the_subscriber_not_the_response(tmp_path):
+    # urc_mode="interleave": a URC due while a command runs is written before its final result,
+    # not held until after it (27.005 +CNMI <bfr>, reference §8.2).
+    received: list[str] = []
+    # The scan takes 8 simulated seconds (bg96 latency): 4 s of wall time at speed 2, time enough
+    # to deliver the SMS while it runs.
+    served_modem = served(tmp_path, "bg96", latency_scale=1.0, urc_mode="interleave", speed=2.0)
+    with served_modem as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        driver.command("AT+CMGF=1")
+        driver.command('AT+CPMS="ME","ME","ME"')
+        driver.command("AT+CNMI=2,1,0,0,0")
+        driver.subscribe("+CMTI", received.append)
+        scan = Background(driver.command, "AT+COPS=?")  # simulated seconds of latency
+        wait_for_tx(tmp_path, b"AT+COPS=?\r")
+        server.inject_sms(0, "+15557654321", "ping")
+        scan.join()
+        wait_for(lambda: received, "the +CMTI URC")
+    assert scan.error is None
+    assert all(line.startswith("+COPS: ") for line in scan.result.lines)
+    assert received == ['+CMTI: "ME",0']
+    # It really was interleaved: after the previous command's OK, before the scan's final OK.
+    stream = rx_bytes(tmp_path)
+    scan_answer = stream[stream.index(b"+CPMS: 0,255,0,255,0,255\r\n\r\nOK\r\n\r\nOK\r\n") + 38 :]
+    assert scan_answer.endswith(b"\r\nOK\r\n") and b"\r\n+COPS: (2," in scan_answer
+    assert b'\r\n+CMTI: "ME",0\r\n' in scan_answer[: -len(b"\r\nOK\r\n")]
+
+
+def _answer_busy_then(server, tmp_path, line: bytes, answers: list[bytes]) -> None:
+    """While muted, answer the n-th write of ``line`` with ``answers[n]``."""
+    for n, answer in enumerate(answers, start=1):
+        wait_for_tx(tmp_path, line, count=n)
+        server.inject(0, answer)
+
+
+@pytest.mark.parametrize("busy_code", [14, 515])
+def test_sim_busy_is_retried_until_the_answer(tmp_path, busy_code):
+    busy = f"\r\n+CME ERROR: {busy_code}\r\n".encode()
+    with served(tmp_path) as server, driven(server, tmp_path, sim_busy_backoff_s=0.01) as driver:
+        driver.sync()
+        server.mute(0, True)
+        command = Background(driver.command, "AT+CIMI")
+        _answer_busy_then(server, tmp_path, b"AT+CIMI\r", [busy, busy, b"\r\n001010123456789\r\n\r\nOK\r\n"])
+        command.join()
+    assert command.error is None
+    assert command.result == Response(["001010123456789"], "OK")
+    assert tx_records(tmp_path).count(b"AT+CIMI\r") == 3
+
+
+def test_sim_busy_retries_are_bounded(tmp_path):
+    busy = b"\r\n+CME ERROR: 14\r\n"
+    with served(tmp_path) as server, driven(server, tmp_path, sim_busy_retries=2, sim_busy_backoff_s=0.01) as driver:
+        driver.sync()
+        server.mute(0, True)
+        command = Background(driver.command, "AT+CIMI")
+        _answer_busy_then(server, tmp_path, b"AT+CIMI\r", [busy, busy, busy])
+        command.join()
+    assert isinstance(command.error, CmeException)
+    assert (command.error.code, command.error.name) == (14, "SIM_BUSY")
+    assert tx_records(tmp_path).count(b"AT+CIMI\r") == 3  # the first try and two retries
+
+
+def test_close_releases_a_waiting_command(tmp_path):
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        server.mute(0, True)
+        command = Background(driver.command, "AT+CGMI", timeout_s=60)
+        wait_for_tx(tmp_path, b"AT+CGMI\r")
+        driver.close()
+        command.join()
+        assert isinstance(command.error, PortGone)
+        with pytest.raises(AtError):
+            driver.command("AT")

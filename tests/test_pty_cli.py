@@ -1,0 +1,226 @@
+"""``cellfleet modem serve`` / ``cellfleet modem sms``: in a subprocess as a lab runs them, and
+their option errors. Identities follow the fleet's plan (``cellfleet.sim.fleet``: IMEI TAC
+00101000 + serial + Luhn check digit, TS 23.003 §6.2.1 / Annex B; IMSI 00101 + serial; ICCID
+8988201 + serial + Luhn, ITU-T E.118)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import serial
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cellfleet.cli import main
+from cellfleet.modem.cli import numbered_links, static_identity
+
+WAIT_S = 10.0
+CLI = [sys.executable, "-c", "from cellfleet.cli import main; main()"]
+
+
+def luhn_ok(number: str) -> bool:
+    """ISO/IEC 7812-1 Luhn check over the whole number (check digit included)."""
+    total = 0
+    for pos, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if pos % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def test_numbered_links():
+    assert numbered_links("./modem0", 3) == ["./modem0", "./modem1", "./modem2"]
+    assert numbered_links("lab/m09", 2) == ["lab/m09", "lab/m10"]
+    assert numbered_links("lab/ttyV", 2) == ["lab/ttyV0", "lab/ttyV1"]
+    assert numbered_links("./modem", 1) == ["./modem"]
+
+
+@given(st.from_regex(r"[a-z/._]{0,8}[0-9]{0,3}", fullmatch=True), st.integers(1, 200))
+def test_numbered_links_are_distinct_and_start_with_the_given_path(link, count):
+    links = numbered_links(link, count)
+    assert len(set(links)) == count
+    keeps_the_path = count == 1 or re.search(r"\d$", link) is not None
+    assert links[0] == (link if keeps_the_path else link + "0")
+
+
+def test_static_identities_hand_derived():
+    # index 0: IMEI body 00101000000000 -> Luhn sum 2 -> check 8; ICCID body 898820100000000000
+    # -> sum 35 -> check 5; index 1: IMEI body ...01 -> the doubled 1 adds 2 -> check 6.
+    assert static_identity(0) == {"imei": "001010000000008", "imsi": "001010000000000",
+                                  "iccid": "8988201000000000005", "msisdn": "+8823000000000"}  # fmt: skip
+    assert static_identity(1)["imei"] == "001010000000016"
+    assert static_identity(1)["imsi"] == "001010000000001"
+
+
+def test_static_identities_follow_the_fleet_plan():
+    from cellfleet.sim.fleet import identities
+
+    indexes = [0, 1, 9, 10, 99_999, 999_999, 1_000_000, 12_345_678]
+    iccids, imsis, imeis = (column.to_pylist() for column in identities(indexes))
+    for i, index in enumerate(indexes):
+        assert static_identity(index) | {"msisdn": ""} == {"imei": imeis[i], "imsi": imsis[i], "iccid": iccids[i], "msisdn": ""}
+
+
+@given(st.integers(0, 10**6 - 1))
+def test_static_identities_are_luhn_valid(index):
+    ids = static_identity(index)
+    assert len(ids["imei"]) == 15 and luhn_ok(ids["imei"])
+    assert len(ids["iccid"]) == 19 and luhn_ok(ids["iccid"]) and ids["iccid"].startswith("8988")
+    assert ids["imsi"] == f"00101{index:010d}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--profile", "nope"], "Invalid value for '--profile': 'nope' is not one of"),
+        (["--count", "0"], "Invalid value for '--count': 0 is not in the range x>=1"),
+        (["--speed", "0"], "Invalid value for '--speed': 0.0 is not in the range x>0"),
+        (["--tcp", "localhost"], "Invalid value for '--tcp': expected HOST:PORT (e.g. 127.0.0.1:7000), got 'localhost'"),
+        (["--tcp", "127.0.0.1:99999"], "expected HOST:PORT"),
+        (["--device", "3"], "Error: --device needs --scenario"),
+        (["--seed", "3"], "Error: --seed needs --scenario"),
+    ],
+)
+def test_serve_rejects_bad_options(args, message):
+    result = CliRunner().invoke(main, ["modem", "serve", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_to_replace_a_regular_file(tmp_path):
+    precious = tmp_path / "modem0"
+    precious.write_text("keep me")
+    result = CliRunner().invoke(main, ["modem", "serve", "--link", str(precious), "--latency-scale", "0"])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {precious} exists and is not a symlink; refusing to replace it"
+    assert precious.read_text() == "keep me"
+
+
+def test_sms_without_a_server_names_the_socket(tmp_path):
+    result = CliRunner().invoke(main, ["modem", "sms", str(tmp_path / "modem0"), "--from", "+1", "--text", "x"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: no modem server listens on {tmp_path / 'modem0.ctl'} "
+                                     "(No such file or directory)")  # fmt: skip
+
+
+def read_until(port: serial.Serial, terminator: bytes) -> bytes:
+    deadline, data = time.monotonic() + WAIT_S, b""
+    while terminator not in data:
+        assert time.monotonic() < deadline, f"no {terminator!r} within {WAIT_S} s; got {data!r}"
+        data += port.read(max(1, port.in_waiting))
+    return data
+
+
+def start_serve(*args: str) -> tuple[subprocess.Popen, list[str]]:
+    """``cellfleet modem serve ARGS`` in a subprocess; its stdout lines up to the control line."""
+    proc = subprocess.Popen([*CLI, "modem", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("control -> "):
+        line = proc.stdout.readline()
+        if not line:
+            proc.kill()
+            raise AssertionError(f"serve exited ({proc.wait()}): {proc.stderr.read()}")
+        lines.append(line.rstrip("\n"))
+    return proc, lines
+
+
+def test_serve_subprocess_end_to_end(tmp_path):
+    link0 = tmp_path / "modem0"
+    proc, lines = start_serve("--profile", "bg96", "--link", str(link0), "--count", "2", "--latency-scale", "0")
+    try:
+        assert len(lines) == 3
+        for i, line in enumerate(lines[:2]):
+            imei = static_identity(i)["imei"]
+            assert re.fullmatch(rf"{re.escape(str(tmp_path))}/modem{i} -> /dev/pts/\d+ \(bg96, IMEI {imei}\)", line), line
+            assert os.readlink(tmp_path / f"modem{i}") == line.split(" -> ")[1].split(" ")[0]
+        assert lines[2] == f"control -> {tmp_path / 'modem0.ctl'}"
+        with serial.Serial(str(tmp_path / "modem1"), 115200, timeout=0.2) as port:
+            port.write(b"ATE0\r")
+            read_until(port, b"ATE0\r\r\nOK\r\n")
+            port.write(b"AT+CGSN\r")
+            assert read_until(port, b"OK\r\n").endswith(f"\r\n{static_identity(1)['imei']}\r\n\r\nOK\r\n".encode())
+            sms = subprocess.run([*CLI, "modem", "sms", str(tmp_path / "modem1"), "--from", "+491701234567",
+                                  "--text", "hello"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+            assert sms.returncode == 0, sms.stderr
+            assert sms.stdout == f"SMS from +491701234567 delivered to modem 1 ({tmp_path / 'modem1'})\n"
+            assert read_until(port, b'+CMTI: "ME",0\r\n').endswith(b'\r\n+CMTI: "ME",0\r\n')
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=WAIT_S)
+    assert code == 0, proc.stderr.read()
+    assert sorted(os.listdir(tmp_path)) == []  # links and control socket removed
+
+
+def test_serve_stops_on_sigint(tmp_path):
+    proc, _ = start_serve("--link", str(tmp_path / "m"), "--latency-scale", "0")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=WAIT_S) == 0
+    assert "Traceback" not in proc.stderr.read()
+    assert not os.path.lexists(tmp_path / "m")
+
+
+def test_serve_tcp_prints_the_socket_url(tmp_path):
+    proc, lines = start_serve("--link", str(tmp_path / "modem0"), "--tcp", "127.0.0.1:0", "--latency-scale", "0")
+    try:
+        (url,) = [line.split(" -> ")[1] for line in lines if " tcp -> " in line]
+        assert re.fullmatch(r"socket://127\.0\.0\.1:\d+", url)
+        with serial.serial_for_url(url, timeout=0.2) as port:
+            port.write(b"AT+CGMI\r")
+            assert read_until(port, b"OK\r\n") == b"AT+CGMI\r\r\nCellfleet\r\n\r\nOK\r\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0
+
+
+def test_serve_sms_to_an_unserved_link_is_a_usage_error(tmp_path):
+    proc, _ = start_serve("--link", str(tmp_path / "modem0"), "--latency-scale", "0")
+    try:
+        other = tmp_path / "other"
+        os.symlink(str(tmp_path / "modem0.ctl"), tmp_path / "other.ctl")
+        result = CliRunner().invoke(main, ["modem", "sms", str(other), "--from", "+1", "--text", "x"])
+        assert result.exit_code == 2
+        assert f"Error: {other} is not served by the server at {tmp_path / 'other.ctl'}" in result.output
+        os.unlink(tmp_path / "other.ctl")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0
+
+
+def test_tcp_port_in_use_is_a_clear_error(tmp_path):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["modem", "serve", "--link", str(tmp_path / "m"), "--tcp", f"127.0.0.1:{port}"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: [Errno 98] Address already in use")
+    assert not os.path.lexists(tmp_path / "m")
+
+
+
+def test_serve_scenario_device_carries_the_fleet_identity(tmp_path):
+    proc, lines = start_serve("--scenario", "border-crossing", "--device", "3", "--count", "2",
+                              "--link", str(tmp_path / "modem0"), "--latency-scale", "0")  # fmt: skip
+    try:
+        for i, line in enumerate(lines[:2]):  # modem i is scenario device 3 + i
+            assert line.endswith(f"(generic, IMEI {static_identity(3 + i)['imei']})"), line
+        with serial.Serial(str(tmp_path / "modem1"), 115200, timeout=0.2) as port:
+            port.write(b"AT+CIMI\r")
+            assert read_until(port, b"OK\r\n") == f"AT+CIMI\r\r\n{static_identity(4)['imsi']}\r\n\r\nOK\r\n".encode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0
+
+
+def test_serve_scenario_device_out_of_range_is_a_usage_error():
+    result = CliRunner().invoke(main, ["modem", "serve", "--scenario", "border-crossing", "--device", "1999", "--count", "2"])
+    assert result.exit_code == 2
+    assert "Error: --scenario border-crossing --device 1999: device 2000 is not in the scenario's fleet of 2000 devices (0..1999)" in result.output
+    assert "Traceback" not in result.output
