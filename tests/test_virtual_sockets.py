@@ -481,3 +481,32 @@ def test_ublox_udp_datagrams_keep_their_boundaries(datagrams: list[bytes]) -> No
     assert [(s.uplink_ip_bytes, s.downlink_ip_bytes) for s in host.device.sessions] == [
         (28 + len(d), 28 + len(d)) for d in datagrams
     ]
+
+
+# ----------------------------------------------------------------- payload framing
+def test_a_counted_payload_may_start_with_a_line_feed() -> None:
+    """The command ends with a bare CR; the payload, written after the prompt, starts with LF:
+    all 5 bytes are data (an LF is skipped only when it comes with the CR that ends the line)."""
+    host = Host("bg96")
+    quectel_tcp(host)
+    assert host.send(b"AT+QISEND=0,5\r") == b"\r\n> "
+    assert host.send(b"\nabcd") == b"\r\nSEND OK\r\n"
+    assert host.at(1.6) == b'\r\n+QIURC: "recv",0\r\n'
+    assert host.send(b"AT+QIRD=0,10\r") == b"\r\n+QIRD: 5\r\n\nabcd\r\n" + OK
+
+
+def test_cr_lf_ending_a_counted_send_is_not_data() -> None:
+    host = Host("bg96")
+    quectel_tcp(host)
+    assert host.send(b"AT+QISEND=0,3\r\n") == b"\r\n> "
+    assert host.send(b"xyz") == b"\r\nSEND OK\r\n"
+
+
+def test_binary_payload_after_the_at_prompt_is_not_echoed() -> None:
+    """u-blox SARA-R4 manual (+USOWR binary mode): the data after "@" is not echoed, even with
+    ATE1; the command line itself is."""
+    host = Host("sara-r410m")
+    ublox_tcp(host)
+    assert host.send(b"ATE1\r") == OK  # echo is still off while this line arrives
+    assert host.send(b"AT+USOWR=0,3\r") == b"AT+USOWR=0,3\r\r\n@"
+    assert host.send(b"a\rb") == b"\r\n+USOWR: 0,3\r\n" + OK

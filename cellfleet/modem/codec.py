@@ -359,6 +359,14 @@ class CommandLineReader:
         self._line.clear()
         self._dropped_bytes = 0
 
+    def new_read(self) -> None:
+        """The next bytes come from a new read of the host's writes. A host that ends a command
+        with CR LF writes both at once, before it can see a payload prompt; so in a counted
+        payload (``@``, ``AT+QISEND=<id>,<len>``) an LF at the start of a later read is data, not
+        the tail of that CR LF (which is skipped only when it comes with the CR)."""
+        if self._payload is not None and self._payload_count is not None:
+            self._after_cr = False
+
     def _feed_payload(self, data: bytes, pos: int, events: list) -> int:
         payload = self._payload
         assert payload is not None

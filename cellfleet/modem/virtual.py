@@ -144,13 +144,15 @@ class VirtualModem(CommandLineRunner):
         now_s = self._clock_s
         if not self.state.powered or self._boot_due_s is not None or self.device.asleep(now_s):
             return  # powered off, booting or asleep: the bytes are lost
+        self._reader.new_read()
         while data:
             piece, data = self._next_piece(data)
             if self._line is not None and self._line.pending is not None:
                 self._abort(now_s)
-            if self.state.settings.echo:
-                self._emit(piece, now_s)
             prompt = self._line.prompt if self._line is not None else None
+            binary = prompt is not None and prompt.char == "@" and self._reader.in_payload
+            if self.state.settings.echo and not binary:  # u-blox: "@" binary data is not echoed
+                self._emit(piece, now_s)
             for event in self._reader.feed(piece):
                 self._on_event(event, now_s)
             if prompt is not None and prompt.reprompt_on_cr and self._reader.in_payload and piece.endswith(b"\r"):
