@@ -224,3 +224,21 @@ def test_serve_scenario_device_out_of_range_is_a_usage_error():
     assert result.exit_code == 2
     assert "Error: --scenario border-crossing --device 1999: device 2000 is not in the scenario's fleet of 2000 devices (0..1999)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_peer_refuse_makes_socket_connects_fail(tmp_path):
+    """--peer refuse: the far end refuses TCP connections, so a BG96 +QIOPEN reports 566
+    (connect failed, BG96 TCP/IP note §4) after the simulated connect time."""
+    proc, _ = start_serve("--profile", "bg96", "--peer", "refuse", "--latency-scale", "0",
+                          "--link", str(tmp_path / "modem0"))  # fmt: skip
+    try:
+        with serial.Serial(str(tmp_path / "modem0"), 115200, timeout=0.2) as port:
+            port.write(b"ATE0\r")
+            read_until(port, b"OK\r\n")
+            port.write(b"AT+QIACT=1\r")
+            assert read_until(port, b"OK\r\n").endswith(b"\r\nOK\r\n")
+            port.write(b'AT+QIOPEN=1,0,"TCP","192.0.2.10",7,0,0\r')
+            assert read_until(port, b"+QIOPEN: 0,566\r\n").endswith(b"\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0

@@ -86,6 +86,8 @@ def test_gammu_networkinfo(served, tmp_path):
 def test_gammu_monitor(served, tmp_path):
     _, link = served
     info = _gammu(tmp_path, link, "monitor", "1")
+    assert (info["Battery level"], info["Charge state"]) == ("100 percent", "powered from battery")  # +CBC: 0,100
+    assert info["Phone SMS status"] == "0 used, 0 unread, 255 locations"
     assert info["Signal strength"] == "-73 dBm"
     assert info["Network level"] == "60 percent"
     assert info["Network"] == "001 01 (TEST, unknown), LAC 002F, CID 0012BEEF"

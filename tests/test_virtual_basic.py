@@ -210,3 +210,20 @@ def test_constructor_rejects_bad_arguments() -> None:
         VirtualModem(urc_mode="later")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown modem profile"):
         VirtualModem("nokia")
+
+
+@pytest.mark.parametrize(
+    ("profile", "answer"),
+    [
+        ("generic", b"\r\n+CBC: 0,100\r\n\r\nOK\r\n"),  # 27.007 §8.4: on battery, 100 %
+        ("bg96", b"\r\n+CBC: 0,100,3800\r\n\r\nOK\r\n"),  # Quectel adds the voltage in mV
+        ("nrf9160", b"\r\nERROR\r\n"),  # no +CBC (the nRF91 reads its battery with %XVBAT)
+    ],
+)
+def test_battery_charge(profile, answer):
+    modem = VirtualModem(profile)
+    modem.power_on(0.0)
+    modem.receive(b"ATE0\r", 0.0)
+    modem.take_output()
+    modem.receive(b"AT+CBC\r", 1.0)
+    assert modem.take_output() == answer

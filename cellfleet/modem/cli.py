@@ -85,15 +85,12 @@ def _devices(scenario: str | None, device: int | None, count: int, seed: int | N
         from cellfleet.modem.device import StaticDevice
 
         return [StaticDevice(**static_identity(i)) for i in range(count)]
-    from cellfleet.modem.sim_device import device_from_scenario
-    from cellfleet.scenarios.loader import ScenarioError
+    from cellfleet.modem.sim_device import ScenarioDeviceError, devices_from_scenario
 
     first = 0 if device is None else device
     try:
-        return [device_from_scenario(scenario, first + i, seed=seed) for i in range(count)]
-    except ScenarioError as exc:
-        raise click.ClickException(f"scenario {scenario}: " + "; ".join(map(str, exc.issues))) from None
-    except (IndexError, ValueError, KeyError) as exc:
+        return devices_from_scenario(scenario, range(first, first + count), seed=seed)
+    except ScenarioDeviceError as exc:
         raise click.UsageError(f"--scenario {scenario} --device {first}: {exc}") from None
 
 
@@ -113,15 +110,18 @@ def _devices(scenario: str | None, device: int | None, count: int, seed: int | N
 @click.option("--tcp", callback=_parse_tcp, metavar="HOST:PORT",
               help="Also serve modem i on TCP PORT+i (pyserial socket://HOST:PORT).")
 @click.option("--control", metavar="PATH", help="Control socket (default: <first link>.ctl).")
+@click.option("--peer", type=click.Choice(["echo", "sink", "refuse"]), default="echo", show_default=True,
+              help="The far end of the modems' sockets: echoes data back, accepts and never answers, or refuses.")
 def serve(profile: str, link: str | None, count: int, scenario: str | None, device: int | None,
           seed: int | None, speed: float, latency_scale: float, tcp: tuple[str, int] | None,
-          control: str | None) -> None:  # fmt: skip
+          control: str | None, peer: str) -> None:  # fmt: skip
     """Serve virtual modems on pseudo-terminals until SIGINT / SIGTERM.
 
     Prints one line per modem, "LINK -> /dev/pts/N (PROFILE, IMEI ...)". State persists across
     client reconnects; links and the control socket are removed on exit.
     """
     from cellfleet.modem.pty_server import ModemServer
+    from cellfleet.modem.sockets import PeerModel, set_peer
     from cellfleet.modem.virtual import VirtualModem
 
     if device is not None and scenario is None:
@@ -130,6 +130,8 @@ def serve(profile: str, link: str | None, count: int, scenario: str | None, devi
         raise click.UsageError("--seed needs --scenario")
     links = numbered_links(link, count) if link else None
     modems = [VirtualModem(profile, dev, latency_scale=latency_scale) for dev in _devices(scenario, device, count, seed)]
+    for m in modems:
+        set_peer(m, PeerModel(behaviour=peer))
     server = ModemServer(modems, links, speed=speed, tcp=tcp, control=control)
     try:
         server.open()

@@ -154,6 +154,22 @@ def edrx_urcs(modem, old: Registration, new: Registration, me_initiated: bool, n
     return [after] if after is not None and after != edrxp_urc(requests, old) else []
 
 
+# ----------------------------------------------------------------------- +CBC
+@register("+CBC", "action")
+def cbc(ctx: CommandContext) -> Reply:
+    """27.007 §8.4 ``+CBC: <bcs>,<bcl>``: 0 = powered by the battery, its charge in percent;
+    Quectel and SIMCom add the voltage in mV. Devices without a battery model report a full
+    3.8 V cell."""
+    level = getattr(ctx.device, "battery_percent", 100)
+    voltage = f",{getattr(ctx.device, 'battery_mv', 3800)}" if ctx.profile.cbc_voltage else ""
+    return ok(f"+CBC: 0,{level}{voltage}")
+
+
+@register("+CBC", "test")
+def cbc_test(ctx: CommandContext) -> Reply:
+    return ok("+CBC: (0-3),(0-100)")
+
+
 # ----------------------------------------------------------------------- +CCLK
 _CCLK = re.compile(r"(\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-])(\d\d)")
 

@@ -186,6 +186,8 @@ class StaticDevice:
         NetworkEntry(stat=3, long_name="Forbidden Net", short_name="Forbid", plmn="00103"),
     )
     signal_now: Signal = Signal(rssi_dbm=-73.0, rsrp_dbm=-100.0, rsrq_db=-10.0)
+    battery_percent: int = 100  # +CBC (27.007 §8.4)
+    battery_mv: int = 3800
     attach_s: float = 0.0
     sleep_windows: Sequence[tuple[float, float]] = ()
     sessions: list[SessionRecord] = field(default_factory=list)

@@ -31,7 +31,7 @@ STANDARD_COMMANDS = frozenset(
         "+GCAP", "+CGMI", "+CGMM", "+CGMR", "+CGSN", "+GMI", "+GMM", "+GMR", "+GSN", "+CIMI",
         "+CNUM", "+CLAC",
         # 27.007 §8 mobile termination control, §9.1 errors
-        "+CPIN", "+CFUN", "+CMEE", "+CRSM", "+CSQ", "+CESQ", "+CCLK",
+        "+CPIN", "+CFUN", "+CMEE", "+CRSM", "+CSQ", "+CESQ", "+CCLK", "+CBC",
         # 27.007 §7 network service, §10 packet domain
         "+CREG", "+CGREG", "+CEREG", "+COPS", "+CPSMS", "+CEDRXS",
         "+CGDCONT", "+CGACT", "+CGATT", "+CGPADDR", "+CGEREP",
@@ -54,6 +54,7 @@ DEFAULT_LATENCY_S: Mapping[str, float] = MappingProxyType(
         "+COPS=1": 2.0,
         "+COPS=4": 2.0,
         "+CGACT=": 1.0,
+        "+QIACT=": 1.0,  # Quectel: up to 150 s by the manual; a second in good coverage
         "+CMGS=": 2.0,
         "+CFUN=": 0.5,
     }
@@ -66,7 +67,7 @@ QUECTEL_SOCKET_COMMANDS = frozenset(
 )  # fmt: skip
 #: u-blox socket commands (SARA-R4 AT manual §25); handlers live in ``sockets.py``.
 UBLOX_SOCKET_COMMANDS = frozenset(
-    {"+USOCR", "+USOCO", "+USOWR", "+USOST", "+USORD", "+USORF", "+USOCL", "+USOER", "+USOLI",
+    {"+USOCR", "+USOCO", "+USOWR", "+USOST", "+USORD", "+USORF", "+USOCL", "+USOER",
      "+UDCONF"}
 )  # fmt: skip
 
@@ -97,6 +98,8 @@ class Profile:
     excluded_commands: frozenset[str] = frozenset()
     #: accepted +CFUN=<fun> values (27.007 §8.2: 0 minimum, 1 full, 4 RF off; vendors add more)
     cfun_values: frozenset[int] = frozenset({0, 1, 4})
+    #: +CBC adds the battery voltage in mV (Quectel BG96, SIMCom: ``+CBC: <bcs>,<bcl>,<voltage>``)
+    cbc_voltage: bool = False
     #: (fun, rst) pairs that reset the module (Quectel/SIMCom +CFUN=1,1; u-blox +CFUN=15/16)
     cfun_resets: frozenset[tuple[int, int]] = frozenset({(1, 1)})
     #: +CGSN/+CGMR style strings of vendor identity commands, e.g. Quectel +QGMR
@@ -165,6 +168,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             sim_locked_urcs=("+CPIN: SIM PIN",),
             vendor_commands=frozenset({"+QCFG", "+QNWINFO", "+QGMR"}) | QUECTEL_SOCKET_COMMANDS,
             vendor_revision="BG96MAR02A07M1G_01.016.01.016",
+            cbc_voltage=True,
         ),
         "sara-r410m": Profile(
             name="sara-r410m",
@@ -190,6 +194,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             boot_urcs=("RDY",),
             sim_ready_urcs=("+CPIN: READY", "SMS Ready", "PB DONE"),
             sim_locked_urcs=("+CPIN: SIM PIN",),
+            cbc_voltage=True,
         ),
         "nrf9160": Profile(
             name="nrf9160",
@@ -201,8 +206,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             iccid_commands=frozenset({"%XICCID"}),
             boot_urcs=("Ready",),
             vendor_commands=frozenset({"%XSYSTEMMODE"}),
-            # not in the nRF91 AT command reference
-            excluded_commands=frozenset({"I", "+GCAP"}),
+            # not in the nRF91 AT command reference (it reads the battery with %XVBAT)
+            excluded_commands=frozenset({"I", "+GCAP", "+CBC"}),
             # nRF91 +CFUN: 20/21 LTE off/on, 30/31 GNSS off/on, 40/41 UICC off/on; no reset form
             cfun_values=frozenset({0, 1, 4, 20, 21, 30, 31, 40, 41}),
             cfun_resets=frozenset(),

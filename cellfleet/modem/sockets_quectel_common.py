@@ -23,7 +23,6 @@ from cellfleet.modem.cmd_registry import (
     ok,
     register,
 )
-from cellfleet.modem.profiles import latency_keys
 from cellfleet.modem.sockets_net import Connection, Endpoint
 
 STATE_KEY = "quectel_sockets"
@@ -39,9 +38,6 @@ PDP_TYPE_NUMBERS = {name: number for number, name in CONTEXT_TYPES.items()}
 #: note §2.2.6 <socket_state>
 SOCKET_STATES = {"opening": 1, "open": 2, "remote_closed": 4, "closed": 4}
 AT_PORT = "usbmodem"  # note §2.2.6 <AT_port>: the port the socket's URCs go to
-#: Latency of activation when the profile's table has no entry (note §2.2.2 allows 150 s;
-#: activation typically answers within a second).
-QIACT_DEFAULT_LATENCY_S = 1.0
 
 #: note §4: error codes and their descriptions (+QIGETERROR)
 OPERATION_SUCCESSFUL = 0
@@ -132,13 +128,6 @@ def fail(st: QuectelState, code: int) -> Reply:
     """``ERROR``, with ``code`` left for +QIGETERROR."""
     st.last_error = code
     return error()
-
-
-def profile_latency_s(ctx: CommandContext, default_s: float) -> float:
-    """The profile's latency for this command, ``default_s`` if its table has none; scaled."""
-    table = ctx.profile.latency_s
-    base_s = next((table[key] for key in latency_keys(ctx.command) if key in table), default_s)
-    return base_s * ctx.modem.latency_scale
 
 
 def required_int(ctx: CommandContext, index: int, allowed: range) -> int:

@@ -4,8 +4,8 @@ note", §2.2.1-§2.2.3) and the loss of the context with the registration (§2.3
 The contexts are the 27.007 contexts of :mod:`cellfleet.modem.cmd_packet` (``state.contexts``):
 ``+QICSGP`` configures one (type and APN there; user, password and authentication in
 ``state.vendor["qicsgp"]``, non-volatile like the rest of the context), ``+QIACT`` activates it
-with an address from ``cmd_packet.pdp_address`` after the profile's latency (1 s if its table has
-no ``+QIACT=`` entry) or answers ``+CME ERROR: 30`` without network service (27.007 §9.2), and
+with an address from ``cmd_packet.pdp_address`` after the profile's ``+QIACT=`` latency (1 s by
+default; the note allows 150 s) or answers ``+CME ERROR: 30`` without network service (27.007 §9.2), and
 ``+QIDEACT`` deactivates it and closes its sockets. When the device loses registration every
 socket dies and each context in use reports ``+QIURC: "pdpdeact",<ctx>``.
 """
@@ -30,11 +30,9 @@ from cellfleet.modem.sockets_quectel_common import (
     OPEN_PDP_CONTEXT_FAILED,
     OPERATION_NOT_ALLOWED,
     PDP_TYPE_NUMBERS,
-    QIACT_DEFAULT_LATENCY_S,
     STATE_KEY,
     QuectelState,
     fail,
-    profile_latency_s,
     required_int,
     tcpip_command,
 )
@@ -89,7 +87,7 @@ def qiact(ctx: CommandContext, st: QuectelState) -> Reply:
         return cme(CmeError.NO_NETWORK_SERVICE)
     context.active = True
     st.activated.add(cid)
-    return Reply(latency_s=profile_latency_s(ctx, QIACT_DEFAULT_LATENCY_S))
+    return Reply()  # the profile's +QIACT= latency (profiles.DEFAULT_LATENCY_S)
 
 
 @register("+QIACT", "read")
