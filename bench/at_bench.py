@@ -16,6 +16,10 @@ in a subprocess, and talk to it with pyserial exactly as lab software does:
     server CPU % (user + system time of the server process over the polling window / wall time);
     server peak RSS (``VmHWM``).
 
+**Baseline** (same run, same client code): the floor of a pty round trip, a minimal responder
+(``BASELINE_RESPONDER``: one pty, answers ``OK`` to every CR, no parsing) measured like part (a);
+the table gives each command's median over the baseline's.
+
 Each part runs ``--repeats`` times on a fresh server; the table gives the median of the per-repeat
 values. Target: median < 1 ms and p99 < 10 ms, both parts; PASS/FAIL is printed.
 """
@@ -51,13 +55,33 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-class Server:
-    """``cellfleet modem serve`` in a subprocess, ``count`` modems linked under a temp directory."""
+#: The baseline: the least a pty modem can do (raw pty, a read loop, "OK" for every CR).
+BASELINE_RESPONDER = """
+import os, sys, tty
+master, slave = os.openpty()
+tty.setraw(slave)
+link = sys.argv[1]
+os.symlink(os.ttyname(slave), link)
+print(link + " -> " + os.ttyname(slave), flush=True)
+while True:
+    data = os.read(master, 4096)
+    for _ in range(data.count(b"\\r")):
+        os.write(master, b"\\r\\nOK\\r\\n")
+"""
 
-    def __init__(self, count: int, workdir: Path) -> None:
+
+class Server:
+    """``cellfleet modem serve`` (or the baseline responder) in a subprocess, ``count`` modems
+    linked under a temp directory."""
+
+    def __init__(self, count: int, workdir: Path, *, baseline: bool = False) -> None:
         link = workdir / "modem0"
-        cmd = [sys.executable, "-c", "from cellfleet.cli import main; main()", "modem", "serve",
-               "--link", str(link), "--count", str(count), "--latency-scale", "0"]  # fmt: skip
+        if baseline:
+            link.unlink(missing_ok=True)
+            cmd = [sys.executable, "-c", BASELINE_RESPONDER, str(link)]
+        else:
+            cmd = [sys.executable, "-c", "from cellfleet.cli import main; main()", "modem", "serve",
+                   "--link", str(link), "--count", str(count), "--latency-scale", "0"]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.links: list[str] = []
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -82,6 +106,8 @@ class Server:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
+        for link in self.links:
+            Path(link).unlink(missing_ok=True)  # the baseline leaves its link
 
 
 class Client:
@@ -108,9 +134,9 @@ class Client:
         self.port.close()
 
 
-def round_trip(iterations: int, workdir: Path) -> dict:
-    """Part (a): back-to-back commands on one modem."""
-    server = Server(1, workdir)
+def round_trip(iterations: int, workdir: Path, *, baseline: bool = False) -> dict:
+    """Part (a): back-to-back commands on one modem (or on the baseline responder)."""
+    server = Server(1, workdir, baseline=baseline)
     try:
         client = Client(server.links[0])
         result = {}
@@ -189,31 +215,38 @@ def main() -> int:
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     print(f"# AT bench: python {platform.python_version()}, {os.cpu_count()} cores, affinity {affinity}, "
           f"{args.repeats} repeats", flush=True)  # fmt: skip
-    rt_runs, fleet_runs = [], []
+    rt_runs, fleet_runs, base_runs = [], [], []
     with tempfile.TemporaryDirectory(prefix="at-bench-") as tmp:
         for r in range(args.repeats):
+            base_runs.append(round_trip(args.iterations, Path(tmp), baseline=True))
             rt_runs.append(round_trip(args.iterations, Path(tmp)))
             fleet_runs.append(fleet(args.modems, args.duration_s, Path(tmp)))
             print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
     rows, ok = [], True
+    base = [run["AT"] for run in base_runs]
+    base_ms = _median_of(base, "median_ms")
+    rows.append(f"| baseline: raw pty responder `AT` | {base_ms:.3f} | {_median_of(base, 'p99_ms'):.3f} | "
+                f"{_median_of(base, 'commands_per_s'):,.0f} cmd/s | 1× |")  # fmt: skip
     for cmd in COMMANDS:
         runs = [run[cmd.decode()] for run in rt_runs]
         median_ms, p99_ms = _median_of(runs, "median_ms"), _median_of(runs, "p99_ms")
         ok &= median_ms < TARGET_MEDIAN_MS and p99_ms < TARGET_P99_MS
+        ratio = statistics.median(r[cmd.decode()]["median_ms"] / b["AT"]["median_ms"] for r, b in zip(rt_runs, base_runs))
         rows.append(f"| (a) round trip `{cmd.decode()}` | {median_ms:.3f} | {p99_ms:.3f} | "
-                    f"{_median_of(runs, 'commands_per_s'):,.0f} cmd/s |")  # fmt: skip
+                    f"{_median_of(runs, 'commands_per_s'):,.0f} cmd/s | {ratio:.1f}× |")  # fmt: skip
     f_median, f_p99 = _median_of(fleet_runs, "median_ms"), _median_of(fleet_runs, "p99_ms")
     ok &= f_median < TARGET_MEDIAN_MS and f_p99 < TARGET_P99_MS
     rows.append(f"| (b) {args.modems} modems, 1 poll/s each, {args.duration_s:g} s | {f_median:.3f} | {f_p99:.3f} | "
                 f"server CPU {_median_of(fleet_runs, 'server_cpu_pct'):.1f} %, "
                 f"peak RSS {_median_of(fleet_runs, 'server_peak_rss_mb'):.0f} MB, "
-                f"{_median_of(fleet_runs, 'commands'):,.0f} commands |")  # fmt: skip
-    print("\n| part | median ms | p99 ms | other |\n| --- | ---: | ---: | --- |")
+                f"{_median_of(fleet_runs, 'commands'):,.0f} commands | |")  # fmt: skip
+    print("\n| part | median ms | p99 ms | other | median vs baseline (same repeat) |\n| --- | ---: | ---: | --- | ---: |")
     print("\n".join(rows))
     verdict = "PASS" if ok else "FAIL"
     print(f"\n{verdict}: target median < {TARGET_MEDIAN_MS:g} ms and p99 < {TARGET_P99_MS:g} ms")
     if args.json:
-        args.json.write_text(json.dumps({"round_trip": rt_runs, "fleet": fleet_runs, "pass": ok}, indent=2))
+        args.json.write_text(json.dumps({"baseline": base_runs, "round_trip": rt_runs, "fleet": fleet_runs, "pass": ok},
+                                        indent=2))
     return 0 if ok else 1
 
 

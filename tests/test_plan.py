@@ -4,6 +4,7 @@ the text report and the JUnit XML."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -296,3 +297,14 @@ def test_write_junit_replaces_the_file_atomically(tmp_path):
     text = target.read_text(encoding="utf-8")
     assert text.startswith("<?xml version='1.0' encoding='utf-8'?>")
     assert ET.fromstring(text.encode()).get("tests") == "3"
+
+
+def test_the_readme_plan_passes_against_a_virtual_modem(tmp_path):
+    """The AT test plan shown in README.md runs as printed: every step passes (with the
+    default latency of +CFUN, so the registration URC comes after a simulated wait)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("```yaml\nname: smoke test\n") + len("```yaml\n")
+    plan = parse_plan(readme[start : readme.index("```", start)], "README.md")
+    with served(tmp_path, latency_scale=1.0) as server, driven(server, tmp_path) as driver:
+        report = run_plan(plan, driver)
+    assert [(r.index, r.status) for r in report.results] == [(i, "passed") for i in range(1, 8)]
