@@ -242,3 +242,38 @@ def test_serve_peer_refuse_makes_socket_connects_fail(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=WAIT_S) == 0
+
+
+def test_status_shows_the_socket_session_billed_through_the_wire_model(tmp_path):
+    """A BG96 sends 5 B over TCP to the echo peer, gets them back and closes: ``cellfleet modem status`` lists
+    the session with its IP bytes (325 up, 221 down: handshake, data, delayed ACK, teardown on
+    IPv4 with Linux's options, as tests/test_virtual_sockets.py works out by hand)."""
+    import json
+
+    link = tmp_path / "modem0"
+    proc, _ = start_serve("--profile", "bg96", "--latency-scale", "0", "--link", str(link))
+    try:
+        with serial.Serial(str(link), 115200, timeout=0.2) as port:
+            for command, until in ((b"ATE0\r", b"OK\r\n"), (b"AT+QIACT=1\r", b"OK\r\n"),
+                                   (b'AT+QIOPEN=1,0,"TCP","192.0.2.10",7,0,0\r', b"+QIOPEN: 0,0\r\n"),
+                                   (b"AT+QISEND=0,5\r", b"> "), (b"hello", b"SEND OK\r\n"),
+                                   (b"", b'+QIURC: "recv",0\r\n'),  # the echo is back
+                                   (b"AT+QICLOSE=0\r", b"OK\r\n")):  # fmt: skip
+                port.write(command)
+                read_until(port, until)
+        result = CliRunner().invoke(main, ["modem", "status", str(link)])
+        assert result.exit_code == 0, result.output
+        (session,) = json.loads(result.output)["modems"][0]["sessions"]
+        assert {k: session[k] for k in ("protocol", "remote", "uplink_payload_bytes", "uplink_ip_bytes",
+                                        "downlink_ip_bytes")} == {  # fmt: skip
+            "protocol": "TCP", "remote": "192.0.2.10:7", "uplink_payload_bytes": 5, "uplink_ip_bytes": 325,
+            "downlink_ip_bytes": 221}  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0
+
+
+def test_status_without_a_server_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(main, ["modem", "status", str(tmp_path / "nothing")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no modem server listens on ") and result.output.count("\n") == 1

@@ -3,6 +3,8 @@ probe, shell and script commands join this group from ``driver_cli.py``)."""
 
 from __future__ import annotations
 
+import json
+
 import re
 import signal
 import sys
@@ -27,6 +29,7 @@ def modem() -> None:
     \b
     serve   serve virtual modems on ptys (symlinked, e.g. ./modem0) for unmodified AT software
     sms     deliver an SMS to a served virtual modem (it answers with +CMTI)
+    status  the served modems' registration, SMS sent and billed socket sessions (JSON)
     probe   identify a modem: manufacturer, model, IMEI, IMSI, SIM, registration, signal
     shell   an interactive AT shell showing URCs as they arrive
     script  run an AT test plan (YAML) with a pass/fail report and JUnit XML
@@ -172,9 +175,21 @@ def sms(link: str, sender: str, text: str, control: str | None) -> None:
     click.echo(f"SMS from {sender} delivered to modem {index} ({link})")
 
 
-# Helper DRIVER adds its commands here, below this line:
-#   from cellfleet.modem.driver_cli import probe, script, shell
-#   modem.add_command(probe); modem.add_command(shell); modem.add_command(script)
+@modem.command()
+@click.argument("link", metavar="LINK")
+@click.option("--control", metavar="PATH", help="Control socket (default: LINK.ctl).")
+def status(link: str, control: str | None) -> None:
+    """Print the served modems' state as JSON: registration, SMS sent, and the socket sessions
+    billed through the wire model (payload and IP bytes both ways)."""
+    path = Path(control) if control else control_path_for(link)
+    try:
+        answer = request(path, {"op": "status"})
+    except ControlError as exc:
+        raise click.ClickException(str(exc)) from None
+    answer.pop("ok", None)
+    click.echo(json.dumps(answer, indent=2))
+
+
 from cellfleet.modem.driver_cli import probe, script, shell  # registered last
 
 modem.add_command(probe)

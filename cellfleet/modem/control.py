@@ -5,7 +5,8 @@ One request per line, one answer per line, any number per connection::
     {"op": "sms", "modem": 0, "from": "+491701234567", "text": "hi"}  -> {"ok": true}
     {"op": "status"}  -> {"ok": true, "now_s": 12.5, "modems": [{"index": 0, "link": "./modem0",
                           "path": "/dev/pts/5", "profile": "bg96", "imei": "...", "attached": false,
-                          "registration": {"stat": 1, "plmn": "00101", ...}, "sms_sent": [...]}]}
+                          "registration": {"stat": 1, "plmn": "00101", ...}, "sms_sent": [...],
+                          "sessions": [...]}]}
 
 Errors answer ``{"ok": false, "error": "<one line>"}``. The socket lives at ``<first link>.ctl``
 (or where ``--control`` says) and every further link gets a ``<link>.ctl`` symlink to it, so
@@ -172,6 +173,8 @@ def _modem_status(server: ModemServer, index: int) -> dict[str, Any]:
         "registration": dataclasses.asdict(registration),
         # MO SMS the device handed to the network (StaticDevice keeps them): proves what was sent
         "sms_sent": [{"to": sms.destination, "text": sms.text, "at_s": sms.at_s} for sms in getattr(modem.device, "sms_sent", ())],
+        # socket traffic billed through the wire model (payload and IP bytes both ways)
+        "sessions": [dataclasses.asdict(record) for record in getattr(modem.device, "sessions", ())],
     }
 
 
