@@ -5,7 +5,7 @@
 ``loop://``) and copes with what real modules do (reference ``at-commands.md`` §8):
 
 * one command at a time (§8.17): commands are serialised by a lock;
-* a reader thread feeds :class:`~cellfleet.modem.codec.ResponseReader`, which removes the echo
+* a reader thread feeds :class:`~cellfleet.modem.responses.ResponseReader`, which removes the echo
   (§8.1) and recognises URCs wherever they appear, also mid-response (§8.2); URCs go to
   subscribers (:meth:`subscribe`, :meth:`wait_urc`), everything else to the pending command;
 * :meth:`sync` is the lab routine: ``ESC CR`` (aborts a pending prompt, 27.005 §3.5.1), ``AT``
@@ -22,19 +22,18 @@
 The port itself (open, exclusive lock, reader thread, reopening) is
 :class:`~cellfleet.modem.driver_port.ReconnectingPort`; URC subscribers and waits are
 :class:`~cellfleet.modem.driver_urcs.UrcHub`; prompt payload rules are in
-:mod:`~cellfleet.modem.driver_prompts`.
+:mod:`~cellfleet.modem.driver_prompts`; which incoming line goes to the command in flight and
+which to the URC subscribers is decided in :mod:`~cellfleet.modem.driver_demux`.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Self
 
-from cellfleet.modem import codec
+from cellfleet.modem.driver_demux import PendingCommand, Response, route_event
 from cellfleet.modem.driver_port import ReconnectingPort
 from cellfleet.modem.driver_prompts import (
     CTRL_Z,
@@ -53,9 +52,8 @@ from cellfleet.modem.errors import (
     exception_for_final,
 )
 from cellfleet.modem.rawlog import RawLog
+from cellfleet.modem.responses import ResponseReader
 from cellfleet.modem.timeouts import TimeoutTable
-
-log = logging.getLogger(__name__)
 
 CR = b"\r"
 """Ends a command line (V.250 §5.2.1, S3)."""
@@ -81,36 +79,6 @@ QUIET_S, QUIET_MAX_S = 0.1, 1.0
 ``QUIET_S`` (at most ``QUIET_MAX_S``): a late final result must not answer the next command."""
 AT_PROMPT_DELAY_S = 0.05
 """u-blox SARA AT manual (+USOWR binary mode): wait at least 50 ms after ``@`` before the data."""
-
-
-@dataclass(frozen=True)
-class Response:
-    """A successful command's information lines (echo and URCs removed) and its final line."""
-
-    lines: list[str]
-    final: str
-    data: bytes = b""
-    """Raw bytes that followed information lines (Quectel ``+QIRD: <len>`` then the data)."""
-
-    def value(self, prefix: str) -> str | None:
-        """The first line starting with ``prefix`` (e.g. ``+CSQ``) with the prefix and the
-        ``": "`` after it removed; ``None`` when there is none."""
-        for line in self.lines:
-            if line.startswith(prefix):
-                return line[len(prefix) :].lstrip(":").strip()
-        return None
-
-
-@dataclass
-class _Pending:
-    line: str
-    lines: list[str] = field(default_factory=list)
-    data: bytearray = field(default_factory=bytearray)
-    final: codec.Final | None = None
-    prompt: str | None = None
-    error: AtError | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    progress: threading.Event = field(default_factory=threading.Event)  # prompt or done
 
 
 def _command_line(line: str) -> str:
@@ -145,7 +113,7 @@ class ModemDriver:
         self._urc_prefixes = tuple(urc_prefixes) if urc_prefixes is not None else None
         self._command_lock = threading.RLock()  # one command at a time (§8.17)
         self._lock = threading.Lock()  # the pending command and the reader, shared with the reader thread
-        self._pending: _Pending | None = None
+        self._pending: PendingCommand | None = None
         self._reader = self._new_reader()
         self.urcs = UrcHub()
         """Subscribers and history of this driver's URCs."""
@@ -290,10 +258,10 @@ class ModemDriver:
         if resync and self._resync_needed:
             self._resync()
 
-    def _start(self, line: str) -> _Pending:
+    def _start(self, line: str) -> PendingCommand:
         if self._stale:
             self._wait_quiet()
-        pending = _Pending(line)
+        pending = PendingCommand(line)
         with self._lock:
             if not self._port.connected.is_set() or self._port.gone is not None:
                 raise self._port.gone or PortGone(f"{self.url}: port is gone")
@@ -315,7 +283,7 @@ class ModemDriver:
             raise AtError(f"{line}: the modem answered with a prompt; use command_with_prompt")
         return self._finish(pending, timeout_s)
 
-    def _finish(self, pending: _Pending, timeout_s: float) -> Response:
+    def _finish(self, pending: PendingCommand, timeout_s: float) -> Response:
         if not pending.done.wait(timeout_s):
             self._abandon(pending)
             raise AtTimeout(pending.line, timeout_s)
@@ -327,7 +295,7 @@ class ModemDriver:
             return Response(list(pending.lines), final.text, bytes(pending.data))
         raise exception_for_final(pending.line, final.text)
 
-    def _abandon(self, pending: _Pending) -> None:
+    def _abandon(self, pending: PendingCommand) -> None:
         """A command timed out: forget it, and let the next one wait for a quiet port first."""
         with self._lock:
             if self._pending is pending:
@@ -385,10 +353,10 @@ class ModemDriver:
 
     # ---------------------------------------------------------------- port events
 
-    def _new_reader(self) -> codec.ResponseReader:
+    def _new_reader(self) -> ResponseReader:
         if self._urc_prefixes is None:
-            return codec.ResponseReader()
-        return codec.ResponseReader(urc_prefixes=self._urc_prefixes)
+            return ResponseReader()
+        return ResponseReader(urc_prefixes=self._urc_prefixes)
 
     def _on_lost(self, exc: BaseException) -> None:
         with self._lock:
@@ -410,48 +378,13 @@ class ModemDriver:
 
     def _fail_pending(self, error: AtError) -> None:
         pending, self._pending = self._pending, None
-        if pending is not None and not pending.done.is_set():
-            pending.error = error
-            pending.done.set()
-            pending.progress.set()
+        if pending is not None:
+            pending.fail(error)
 
     # ---------------------------------------------------------------- demultiplexing
 
     def _on_bytes(self, data: bytes) -> None:
         with self._lock:
             for event in self._reader.feed(data):
-                self._on_event(event)
-
-    def _on_event(self, event: object) -> None:
-        pending = self._pending
-        if isinstance(event, codec.Echo):
-            return
-        if isinstance(event, (codec.InfoLine, codec.Urc)) and event.data is None and _is_noise(event.text):
-            log.debug("%s: noise line dropped: %r", self.url, event.text)
-            return
-        if isinstance(event, codec.Urc):
-            self.urcs.publish(event.text, event.data)
-        elif isinstance(event, codec.InfoLine):
-            if pending is None:
-                self.urcs.publish(event.text, event.data)  # nothing is pending: unsolicited
-            else:
-                pending.lines.append(event.text)
-                pending.data += event.data or b""
-        elif isinstance(event, codec.Final):
-            if pending is None:
-                log.debug("%s: final %r with no command pending dropped", self.url, event.text)
-                return
-            pending.final = event
-            self._pending = None
-            pending.done.set()
-            pending.progress.set()
-        elif isinstance(event, codec.Prompt) and pending is not None:
-            pending.prompt = event.char
-            pending.progress.set()
-
-
-def _is_noise(text: str) -> bool:
-    """A line with C0 control characters (other than TAB) or DEL is line noise, not an AT
-    response: AT responses are IRA text (V.250 §5.1), and binary (QCDM, DIAG) or a garbled
-    boot banner is what produces such lines (reference §8.4, §8.20). The raw log keeps it."""
-    return any((ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F for char in text)
+                if route_event(event, self._pending, self.urcs, self.url):
+                    self._pending = None  # its final result arrived

@@ -13,7 +13,7 @@ After ``> `` (SMS, Quectel sends) or ``@`` (u-blox binary writes) the host sends
 
 from __future__ import annotations
 
-from cellfleet.modem import codec
+from cellfleet.modem.command_line import Command, parse_command_line, split_args
 from cellfleet.modem.errors import AtError
 
 CTRL_Z, ESC = b"\x1a", b"\x1b"
@@ -28,11 +28,11 @@ _PROMPT_ARG_COUNTS: dict[str, tuple[int, ...] | None] = {
 }  # fmt: skip
 
 
-def parse_line(line: str) -> list[codec.Command]:
+def parse_line(line: str) -> list[Command]:
     """The commands of a full command line (``AT…``); ``[]`` when it does not parse."""
     text = line.strip()
     try:
-        return codec.parse_command_line(text[2:]) if text[:2].upper() == "AT" else []
+        return parse_command_line(text[2:]) if text[:2].upper() == "AT" else []
     except AtError:
         return []
 
@@ -43,7 +43,7 @@ def needs_prompt(line: str) -> bool:
     if not commands or commands[-1].form != "set" or commands[-1].name not in _PROMPT_ARG_COUNTS:
         return False
     last = commands[-1]
-    args = codec.split_args(last.args)
+    args = split_args(last.args)
     if last.name == "+QISEND" and len(args) == 2 and args[1] == "0":
         return False
     counts = _PROMPT_ARG_COUNTS[last.name]
@@ -56,7 +56,7 @@ def wants_ctrl_z(line: str) -> bool:
     if not commands:
         return False
     last = commands[-1]
-    return last.name in _CTRL_Z_COMMANDS or (last.name == "+QISEND" and len(codec.split_args(last.args)) == 1)
+    return last.name in _CTRL_Z_COMMANDS or (last.name == "+QISEND" and len(split_args(last.args)) == 1)
 
 
 def check_payload(line: str, payload: bytes, ctrl_z: bool) -> None:
@@ -67,7 +67,7 @@ def check_payload(line: str, payload: bytes, ctrl_z: bool) -> None:
     commands = parse_line(line)
     if not commands or commands[-1].name not in _COUNT_ARG:
         return
-    args = codec.split_args(commands[-1].args)
+    args = split_args(commands[-1].args)
     index = _COUNT_ARG[commands[-1].name]
     declared = args[index] if len(args) > index else None
     if declared is not None and declared.isdigit() and int(declared) != len(payload):

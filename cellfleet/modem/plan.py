@@ -61,7 +61,7 @@ from cellfleet.scenarios.errors import (
     describe_value,
     translate_validation_error,
 )
-from cellfleet.scenarios.loader import _parse_yaml
+from cellfleet.scenarios.loader import parse_yaml
 
 DEFAULT_URC_TIMEOUT_S = 10.0
 """How long ``wait_urc`` waits when the step gives no ``timeout_s``."""
@@ -240,7 +240,7 @@ def _check_regex(pattern: str, loc: tuple[str | int, ...]) -> None:
 def parse_plan(text: str, file: str = "<string>") -> Plan:
     """Validate plan YAML ``text``; ``file`` names it in messages. Raises :class:`PlanError`."""
     try:
-        node, lines, data = _parse_yaml(text, file)
+        node, lines, data = parse_yaml(text, file)
     except ScenarioError as exc:
         raise PlanError(exc.issues) from None
     if node is None or lines is None:

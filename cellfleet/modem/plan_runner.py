@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from cellfleet.modem.codec import classify_final
 from cellfleet.modem.driver import AT_SYNC_TRIES, AT_SYNC_TRY_TIMEOUT_S, ModemDriver
 from cellfleet.modem.errors import (
     AtError,
@@ -27,6 +26,7 @@ from cellfleet.modem.errors import (
     CommandFailed,
 )
 from cellfleet.modem.plan import DEFAULT_URC_TIMEOUT_S, Plan, Step, UrcWait
+from cellfleet.modem.responses import classify_final
 from cellfleet.scenarios.base import show_value
 
 

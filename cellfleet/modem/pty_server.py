@@ -7,16 +7,16 @@ pty masters, the TCP listeners and connections, the control socket and a wake-up
 timeout is the wall time until the earliest ``modem.next_due_s()``, so an idle server sleeps.
 Simulated time is ``start_s + speed * wall seconds since start()``.
 
-pty facts this module is built on (reference §7, §8.21, Linux ``drivers/tty/pty.c``):
+pty facts this module is built on (reference §7, §8.21, Linux ``drivers/tty/pty.c``; the
+device-level ones are detailed in :mod:`cellfleet.modem.pty_device`):
 
 * With no process holding the slave, the master polls readable and ``read`` fails with EIO:
   the server therefore keeps its own slave fd open, so master reads never EIO-loop.
 * Bytes written to the master while no client is attached are buffered in the slave and would
-  reach the *next* client (stale echo). So the server must know when clients come and go:
-  it watches the slave's device node with inotify (``IN_OPEN`` / ``IN_CLOSE_*``, Linux), which
-  counts the opens of every other process exactly. The master is in packet mode (``TIOCPKT``),
-  so a client's ``tcflush(TCIFLUSH)`` (pyserial does one while opening) shows up as
-  ``TIOCPKT_FLUSHREAD``. Without inotify (non-Linux) a pty counts as always attached.
+  reach the *next* client (stale echo). So the server counts the slave's opens with inotify
+  (``OpenCounter``) and reads the master in packet mode, where a client's open-time
+  ``tcflush(TCIFLUSH)`` shows up as ``TIOCPKT_FLUSHREAD``. Without inotify (non-Linux) a pty
+  counts as always attached.
 
 Output rule while no client is attached (reference §7 "pending output is flushed or marked when a
 client detaches"; chosen here, tested in ``tests/test_pty_server.py``):
@@ -41,25 +41,29 @@ millisecond on an idle machine) can be taken for the same session.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import fcntl
 import logging
 import os
 import queue
 import selectors
 import socket
-import struct
 import termios
 import threading
 import time
-import tty
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cellfleet.modem.codec import ResponseReader, Urc, format_line
+from cellfleet.modem.codec import format_line
+from cellfleet.modem.pty_device import (
+    PACKET_MODE,
+    OpenCounter,
+    open_raw_pty,
+    publish_link,
+    remove_link,
+)
+from cellfleet.modem.pty_port import MAX_BACKLOG_BYTES, MAX_HELD_URCS, Endpoint, Port
 
 if TYPE_CHECKING:
     from cellfleet.modem.virtual import VirtualModem
@@ -67,64 +71,11 @@ if TYPE_CHECKING:
 #: Wall seconds after a client's open after which kept URCs are written even if the client has
 #: neither flushed its input nor written (a listen-only client such as ``cat``).
 ATTACH_GRACE_S = 1.0
-#: Bytes kept per endpoint for a client that holds the port open but does not read; beyond it the
-#: oldest unsent output is dropped (a real UART would overrun as well).
-MAX_BACKLOG_BYTES = 1 << 20
-#: URCs kept per modem while no client is attached; the oldest go first beyond it.
-MAX_HELD_URCS = 1000
 _READ_BYTES = 4096
 _log = logging.getLogger(__name__)
-_IN_OPEN, _IN_CLOSE_WRITE, _IN_CLOSE_NOWRITE, _IN_IGNORED = 0x20, 0x08, 0x10, 0x8000
-_INOTIFY_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (inotify(7))
-_PACKET_MODE = hasattr(termios, "TIOCPKT") and hasattr(termios, "TIOCPKT_FLUSHREAD")
-
-
-class _OpenCounter:
-    """Counts opens and closes of pty slave device nodes by other processes (Linux inotify(7))."""
-
-    def __init__(self) -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        self._libc = libc
-        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-
-    @classmethod
-    def create(cls) -> _OpenCounter | None:
-        """An open counter, or None where inotify does not exist (then ptys count as attached)."""
-        try:
-            return cls()
-        except (OSError, AttributeError):
-            return None
-
-    def watch(self, path: str) -> int:
-        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(path), _IN_OPEN | _IN_CLOSE_WRITE | _IN_CLOSE_NOWRITE)
-        if wd < 0:
-            raise OSError(ctypes.get_errno(), f"inotify_add_watch {path} failed")
-        return wd
-
-    def unwatch(self, wd: int) -> None:
-        self._libc.inotify_rm_watch(self.fd, wd)  # fails harmlessly when the node is already gone
-
-    def read_changes(self) -> list[tuple[int, int]]:
-        """``(wd, +1 | -1)`` for each open / close since the last call."""
-        changes: list[tuple[int, int]] = []
-        while True:
-            try:
-                data = os.read(self.fd, 64 * _INOTIFY_EVENT.size)
-            except BlockingIOError:
-                return changes
-            offset = 0
-            while offset < len(data):
-                wd, mask, _cookie, name_len = _INOTIFY_EVENT.unpack_from(data, offset)
-                offset += _INOTIFY_EVENT.size + name_len
-                if mask & _IN_OPEN:
-                    changes.append((wd, +1))
-                elif mask & (_IN_CLOSE_WRITE | _IN_CLOSE_NOWRITE):
-                    changes.append((wd, -1))
-
-    def close(self) -> None:
-        os.close(self.fd)
+#: This module's public names; ``MAX_BACKLOG_BYTES`` / ``MAX_HELD_URCS`` (from ``pty_port``) and
+#: ``publish_link`` (from ``pty_device``) are re-exported for code that imports them from here.
+__all__ = ["ATTACH_GRACE_S", "MAX_BACKLOG_BYTES", "MAX_HELD_URCS", "ModemServer", "publish_link"]
 
 
 @dataclass
@@ -134,64 +85,6 @@ class _Call:
     fn: Callable[[], object]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
-
-
-class _Endpoint:
-    """One way to the host: a pty master or a TCP connection, with a non-blocking write backlog."""
-
-    def __init__(self, fd: int, fileobj: object = None) -> None:
-        self.fd = fd
-        self.fileobj = fileobj if fileobj is not None else fd  # what the selector knows it by
-        self.backlog = bytearray()
-        self.live = False  # output flows; before that it is held (module doc, rule 2)
-        self.live_at_wall: float | None = None  # when to go live at the latest
-
-    def write(self, data: bytes) -> None:
-        if not self.backlog:
-            try:
-                data = data[os.write(self.fd, data) :]
-            except BlockingIOError:
-                pass
-            except OSError:
-                return  # the other side is gone; its close is handled as a detach
-        self.backlog += data
-        if len(self.backlog) > MAX_BACKLOG_BYTES:
-            del self.backlog[: len(self.backlog) - MAX_BACKLOG_BYTES]
-
-    def flush_backlog(self) -> None:
-        try:
-            del self.backlog[: os.write(self.fd, self.backlog)]
-        except BlockingIOError:
-            pass
-        except OSError:
-            self.backlog.clear()
-
-
-class _Port:
-    """Everything the server keeps for one modem: its pty, optional TCP, held URCs, fault state."""
-
-    def __init__(self, index: int, modem: VirtualModem, link: Path | None) -> None:
-        self.index, self.modem, self.link = index, modem, link
-        self.pty: _Endpoint | None = None
-        self.slave_fd: int | None = None
-        self.slave_path: str | None = None
-        self.watch: int | None = None
-        self.opens = 0  # client opens of the slave (inotify); -1 = unknown (no inotify)
-        self.listener: socket.socket | None = None
-        self.conn: socket.socket | None = None
-        self.tcp: _Endpoint | None = None
-        self.held: list[Urc] = []
-        self.held_reader: ResponseReader | None = None
-        self.muted = False
-        self.reappear_at_wall: float | None = None
-        self.due_s: float | None = None
-
-    @property
-    def attached(self) -> bool:
-        return (self.pty is not None and self.opens != 0) or self.tcp is not None
-
-    def endpoints(self) -> list[_Endpoint]:
-        return [e for e in (self.pty, self.tcp) if e is not None]
 
 
 class ModemServer:
@@ -220,7 +113,7 @@ class ModemServer:
             raise ValueError(f"speed must be > 0 (simulated seconds per wall second), got {speed}")
         self.modems = list(modems)
         self.speed, self.start_s = float(speed), float(start_s)
-        self._ports = [_Port(i, m, Path(links[i]) if links else None) for i, m in enumerate(self.modems)]
+        self._ports = [Port(i, m, Path(links[i]) if links else None) for i, m in enumerate(self.modems)]
         self._tcp_request = tcp
         self.tcp_addresses: list[tuple[str, int]] = []
         if control is None and links:
@@ -228,7 +121,7 @@ class ModemServer:
         self.control_path: Path | None = Path(control) if control is not None else None
         self._control = None
         self._sel: selectors.BaseSelector | None = None
-        self._counter: _OpenCounter | None = None
+        self._counter: OpenCounter | None = None
         self._wake_r = self._wake_w = -1
         self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._t0_wall: float | None = None
@@ -322,7 +215,7 @@ class ModemServer:
         from cellfleet.modem.control import ControlServer
 
         self._sel = selectors.DefaultSelector()
-        self._counter = _OpenCounter.create()
+        self._counter = OpenCounter.create()
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -372,15 +265,9 @@ class ModemServer:
             self._sel.close()
             self._sel = None
 
-    def _open_pty(self, port: _Port) -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        os.set_blocking(slave, False)
-        if _PACKET_MODE:
-            fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
-        port.slave_fd, port.slave_path = slave, os.ttyname(slave)
-        port.pty = _Endpoint(master)
+    def _open_pty(self, port: Port) -> None:
+        master, port.slave_fd, port.slave_path = open_raw_pty()
+        port.pty = Endpoint(master)
         port.opens = 0 if self._counter is not None else -1
         port.pty.live = self._counter is None  # without inotify: always attached
         if self._counter is not None:
@@ -391,7 +278,7 @@ class ModemServer:
         if port.link is not None:
             publish_link(port.link, port.slave_path)
 
-    def _close_pty(self, port: _Port) -> None:
+    def _close_pty(self, port: Port) -> None:
         if port.pty is None:
             return
         if self._sel is not None:
@@ -403,11 +290,11 @@ class ModemServer:
         os.close(port.pty.fd)
         if port.slave_fd is not None:
             os.close(port.slave_fd)
-        if port.link is not None and _points_to(port.link, port.slave_path):
-            port.link.unlink()
+        if port.link is not None:
+            remove_link(port.link, port.slave_path)
         port.pty, port.slave_fd, port.slave_path, port.opens = None, None, None, 0
 
-    def _listen_tcp(self, port: _Port, host: str, tcp_port: int) -> None:
+    def _listen_tcp(self, port: Port, host: str, tcp_port: int) -> None:
         listener = socket.create_server((host, tcp_port), reuse_port=False)
         listener.setblocking(False)
         port.listener = listener
@@ -454,7 +341,7 @@ class ModemServer:
                 port.modem.advance(now_s)
                 self._after_modem_call(port)
 
-    def _after_modem_call(self, port: _Port) -> None:
+    def _after_modem_call(self, port: Port) -> None:
         """Write what the modem produced and note when it next wants time."""
         data = port.modem.take_output()
         if data:
@@ -514,7 +401,7 @@ class ModemServer:
                 port.pty.live, port.pty.live_at_wall = False, None
                 self._pty_detached(port)
 
-    def _pty_detached(self, port: _Port) -> None:
+    def _pty_detached(self, port: Port) -> None:
         """The last client closed the slave: keep the URCs it did not read, drop the rest; then
         run what it wrote last (still in the master) as commands of the session that ended."""
         assert port.pty is not None and port.slave_fd is not None
@@ -526,13 +413,13 @@ class ModemServer:
         port.pty.backlog.clear()
         if port.tcp is not None:
             return
-        self._hold(port, bytes(unread))
+        port.hold(bytes(unread))
         while self._read_pty(port):
             pass
         port.modem.host_detached(self.now_s())
         self._after_modem_call(port)
 
-    def _on_pty(self, port: _Port, endpoint: _Endpoint, mask: int) -> None:
+    def _on_pty(self, port: Port, endpoint: Endpoint, mask: int) -> None:
         if port.pty is not endpoint:
             return  # closed by an earlier event of the same batch (vanish)
         if mask & selectors.EVENT_WRITE:
@@ -541,7 +428,7 @@ class ModemServer:
         if mask & selectors.EVENT_READ:
             self._read_pty(port)
 
-    def _read_pty(self, port: _Port) -> bool:
+    def _read_pty(self, port: Port) -> bool:
         """Handle one read from the master; False when there was nothing to read."""
         assert port.pty is not None
         try:
@@ -552,7 +439,7 @@ class ModemServer:
             return False
         if not data:
             return False
-        if not _PACKET_MODE:
+        if not PACKET_MODE:
             self._receive(port, data)
         elif data[0] == 0:  # TIOCPKT_DATA
             if port.opens and not port.pty.live:
@@ -562,7 +449,7 @@ class ModemServer:
             self._go_live(port, port.pty)
         return True
 
-    def _on_accept(self, port: _Port) -> None:
+    def _on_accept(self, port: Port) -> None:
         assert port.listener is not None and self._sel is not None
         try:
             conn, _addr = port.listener.accept()
@@ -573,12 +460,12 @@ class ModemServer:
             return
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        port.conn, port.tcp = conn, _Endpoint(conn.fileno(), conn)
+        port.conn, port.tcp = conn, Endpoint(conn.fileno(), conn)
         port.tcp.live_at_wall = time.monotonic() + ATTACH_GRACE_S  # pyserial's open drains the socket
         endpoint = port.tcp
         self._sel.register(conn, selectors.EVENT_READ, (2, lambda mask: self._on_tcp(port, endpoint, mask)))
 
-    def _on_tcp(self, port: _Port, endpoint: _Endpoint, mask: int) -> None:
+    def _on_tcp(self, port: Port, endpoint: Endpoint, mask: int) -> None:
         if port.tcp is not endpoint or port.conn is None:
             return  # dropped by an earlier event of the same batch (vanish)
         if mask & selectors.EVENT_WRITE:
@@ -599,11 +486,11 @@ class ModemServer:
             return
         self._drop_tcp(port)
         if not port.attached:
-            self._hold(port, b"")
+            port.hold(b"")
             port.modem.host_detached(self.now_s())
             self._after_modem_call(port)
 
-    def _drop_tcp(self, port: _Port) -> None:
+    def _drop_tcp(self, port: Port) -> None:
         if port.conn is None:
             return
         if self._sel is not None:
@@ -612,7 +499,7 @@ class ModemServer:
         port.conn.close()
         port.conn = port.tcp = None
 
-    def _receive(self, port: _Port, data: bytes) -> None:
+    def _receive(self, port: Port, data: bytes) -> None:
         now = self.now_s()
         port.modem.receive(data, now)
         due = port.modem.next_due_s()
@@ -621,7 +508,7 @@ class ModemServer:
         self._after_modem_call(port)
 
     # ----------------------------------------------------------------------------- output
-    def _emit(self, port: _Port, data: bytes, *, raw: bool = False) -> None:
+    def _emit(self, port: Port, data: bytes, *, raw: bool = False) -> None:
         if port.muted and not raw:
             return
         live = [e for e in port.endpoints() if e.live]
@@ -629,25 +516,17 @@ class ModemServer:
             endpoint.write(data)
             self._update_write_interest(endpoint)
         if not live and port.reappear_at_wall is None:  # while vanished, output is lost
-            self._hold(port, data)
+            port.hold(data)
 
-    def _hold(self, port: _Port, data: bytes) -> None:
-        """Keep the URC lines of output that no client can receive now (rule 1, module doc)."""
-        if port.held_reader is None:
-            port.held_reader = ResponseReader()
-        port.held.extend(e for e in port.held_reader.feed(data) if isinstance(e, Urc) and e.known)
-        del port.held[:-MAX_HELD_URCS]
-
-    def _go_live(self, port: _Port, endpoint: _Endpoint) -> None:
+    def _go_live(self, port: Port, endpoint: Endpoint) -> None:
         """Output flows to ``endpoint`` from now on, starting with the URCs kept for it."""
         endpoint.live, endpoint.live_at_wall = True, None
-        held, port.held, port.held_reader = port.held, [], None
+        held = port.take_held()
         if held:
-            verbose = bool(getattr(port.modem.state, "verbose", True))
-            endpoint.write(b"".join(_urc_bytes(urc, verbose) for urc in held))
+            endpoint.write(held)
             self._update_write_interest(endpoint)
 
-    def _update_write_interest(self, endpoint: _Endpoint) -> None:
+    def _update_write_interest(self, endpoint: Endpoint) -> None:
         if self._sel is None:
             return
         key = self._sel.get_key(endpoint.fileobj)
@@ -656,16 +535,16 @@ class ModemServer:
             self._sel.modify(endpoint.fileobj, wanted, key.data)
 
     # ----------------------------------------------------------------------------- faults
-    def _vanish(self, port: _Port, down_s: float) -> None:
+    def _vanish(self, port: Port, down_s: float) -> None:
         self._close_pty(port)
         self._drop_tcp(port)
-        port.held, port.held_reader = [], None
+        port.forget_held()
         port.modem.host_detached(self.now_s())
         port.modem.take_output()  # written while the port is gone: lost with the device's buffers
         port.due_s = port.modem.next_due_s()
         port.reappear_at_wall = time.monotonic() + max(0.0, down_s)
 
-    def _reappear(self, port: _Port) -> None:
+    def _reappear(self, port: Port) -> None:
         """The new pty is there; the boot URCs (reference §5) are written as the module sends them
         after a USB reset, without rebooting the modem (its state persists)."""
         port.reappear_at_wall = None
@@ -676,27 +555,3 @@ class ModemServer:
             urcs += modem.profile.sim_ready_urcs
         self._emit(port, b"".join(format_line(text, verbose=verbose) for text in urcs))
 
-
-def _urc_bytes(urc: Urc, verbose: bool) -> bytes:
-    """A kept URC as the modem frames it (V.250 §5.7.1), with its data line (+CMT PDU, 27.005
-    §3.4.1) or counted data (Quectel ``+QIURC: "recv"``) after it."""
-    data = b"" if urc.data is None else urc.data + b"\r\n"
-    return format_line(urc.text, verbose=verbose) + data
-
-
-def _points_to(link: Path, target: str | None) -> bool:
-    try:
-        return target is not None and os.readlink(link) == target
-    except OSError:
-        return False
-
-
-def publish_link(link: Path, target: str) -> None:
-    """Point ``link`` at ``target``, atomically replacing a stale symlink (never a regular file)."""
-    if os.path.lexists(link) and not link.is_symlink():
-        raise FileExistsError(f"{link} exists and is not a symlink; refusing to replace it")
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, link)

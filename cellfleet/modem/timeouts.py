@@ -38,7 +38,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cellfleet.modem.codec import Command, parse_command_line, split_args
+from cellfleet.modem.command_line import Command, parse_command_line, split_args
 from cellfleet.modem.errors import AtError
 
 DEFAULT_TIMEOUT_S = 5.0

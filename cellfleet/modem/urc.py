@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from cellfleet.emulator import nas_timers
-from cellfleet.modem import codec
+from cellfleet.modem.command_line import parse_command_line, quoted_args
 from cellfleet.modem.errors import AtError, AtSyntaxError
 
 if TYPE_CHECKING:
-    from cellfleet.modem.codec import Command
+    from cellfleet.modem.command_line import Command
 
 #: Known URC prefixes. A bare name (``"+CEREG"``) matches ``+CEREG: ...`` (and the name alone);
 #: an entry with a space or colon (``"SMS Ready"``) matches that exact line only.
@@ -182,7 +182,7 @@ def _commands(pending: str | Sequence[Command] | None) -> Sequence[Command]:
     if text[:2].upper() == "AT":
         text = text[2:]
     try:
-        return codec.parse_command_line(text)
+        return parse_command_line(text)
     except AtError:
         return ()
 
@@ -213,7 +213,7 @@ def _owned_by_shape(command: Command, name: str, line: str) -> bool:
 def _fields(line: str) -> list[tuple[str | None, bool]]:
     """(value, quoted) per comma-separated field after ``<name>:``."""
     _, _, rest = line.partition(":")
-    return [(arg.value, arg.quoted) for arg in codec.quoted_args(rest.strip())]
+    return [(arg.value, arg.quoted) for arg in quoted_args(rest.strip())]
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ def _registration_fields(line: str) -> tuple[str, list[tuple[str | None, bool]]]
     name = name.strip().upper()
     if not sep or name not in _LAYOUT:
         raise AtSyntaxError(f"not a +CREG/+CGREG/+CEREG/+C5GREG line: {line!r}")
-    fields = [(arg.value, arg.quoted) for arg in codec.quoted_args(rest.strip())]
+    fields = [(arg.value, arg.quoted) for arg in quoted_args(rest.strip())]
     if not fields or fields[0][0] is None:
         raise AtSyntaxError(f"registration line without <stat>: {line!r}")
     return name, fields

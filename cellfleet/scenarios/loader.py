@@ -42,6 +42,7 @@ __all__ = [
     "builtin_text",
     "load_scenario",
     "parse_scenario",
+    "parse_yaml",
     "rescale_counts",
     "scenario_to_yaml",
 ]
@@ -147,7 +148,7 @@ def _load_file(path: Path, label: str) -> Scenario:
 
 def parse_scenario(text: str, file: str = "<string>") -> Scenario:
     """Validate scenario YAML ``text``; ``file`` names it in messages."""
-    node, lines, data = _parse_yaml(text, file)
+    node, lines, data = parse_yaml(text, file)
     if node is None or lines is None:
         message = "the file is empty; expected a mapping of scenario keys"
         raise ScenarioError([ScenarioIssue(file, None, "", message)])
@@ -168,9 +169,11 @@ def parse_scenario(text: str, file: str = "<string>") -> Scenario:
         raise ScenarioError(translate_validation_error(exc, file, lines)) from None
 
 
-def _parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, LineIndex | None, Any]:
-    """Compose and construct one YAML document; YAML problems and duplicate keys become
-    :class:`ScenarioError`."""
+def parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, LineIndex | None, Any]:
+    """Compose and construct one YAML document: ``(node, line index, data)``, all ``None`` for
+    an empty document. YAML problems and duplicate keys become :class:`ScenarioError` naming
+    ``file`` and the line. Shared by every YAML input with located messages (scenarios here, AT
+    test plans in :mod:`cellfleet.modem.plan`)."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -1,0 +1,379 @@
+"""The host side of the AT codec: the modem's byte stream as typed events (no I/O).
+
+``ResponseReader`` turns bytes from the modem into ``Echo``, ``InfoLine``, ``Final``, ``Prompt``,
+``Urc`` and ``Overflow`` events, recognised wherever they appear (reference §1, §8), including the
+data that follows some lines (+CMGR/+CMT data lines, Quectel/SIMCom counted socket data).
+``classify_final`` tells a final result code from any other line; its tables (``NUMERIC_RESULT``,
+``NUMERIC_CODE``) also serve the modem side's ``codec.format_final``. Bytes are decoded as
+Latin-1, so any byte sequence maps to text and back without loss (see :mod:`cellfleet.modem.codec`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from cellfleet.modem import errors, urc
+from cellfleet.modem.command_line import (
+    CR,
+    LF,
+    MAX_LINE_BYTES,
+    Arg,
+    Command,
+    parse_command_line,
+    quoted_args,
+)
+from cellfleet.modem.errors import AtSyntaxError
+
+#: The kinds of final result code (V.250 §5.7.1, 27.007 §9.1, 27.005 §3.2.5, vendor SEND OK/FAIL).
+FinalKind = Literal[
+    "OK", "ERROR", "CME", "CMS", "NO CARRIER", "CONNECT", "BUSY", "NO ANSWER", "NO DIALTONE", "SEND OK", "SEND FAIL"
+]
+
+
+@dataclass(frozen=True)
+class Echo:
+    """The host's own command line (or payload) echoed back (``ATE1``, V.250 §6.2.4)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class InfoLine:
+    """A response line of the pending command; ``data``: raw bytes that followed it (Quectel
+    ``+QIRD: <len>`` then ``<len>`` bytes)."""
+
+    text: str
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Final:
+    """A final result code (V.250 §5.7.1, TS 27.007 §9.1, TS 27.005 §3.2.5, Quectel ``SEND OK``).
+    ``code`` is the ``+CME``/``+CMS ERROR`` code (``None`` for other kinds and unknown texts)."""
+
+    text: str
+    kind: FinalKind
+    code: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True for the kinds that mean success: OK, CONNECT, SEND OK."""
+        return self.kind in ("OK", "CONNECT", "SEND OK")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """``> `` (SMS, Quectel/SIMCom sends; 27.005 §3.5.1) or ``@`` (u-blox binary socket writes)."""
+
+    char: Literal[">", "@"]
+
+
+@dataclass(frozen=True)
+class Urc:
+    """An unsolicited line. ``known`` is False for a line that matches no URC prefix but arrived
+    while no command was pending. ``data``: the line or bytes that belong to it (the PDU/text line
+    after ``+CMT:``/``+CDS:``/``+CBM:``, the bytes after Quectel ``+QIURC: "recv",<id>,<len>``)."""
+
+    text: str
+    data: bytes | None = None
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """A line longer than the reader's limit: ``text`` is its cut beginning."""
+
+    text: str
+    dropped_bytes: int
+
+
+ResponseEvent = Echo | InfoLine | Final | Prompt | Urc | Overflow
+
+#: V.250 §5.7.1 Table 1: verbose result codes and their numeric (``ATV0``) forms; 2 is RING.
+NUMERIC_RESULT: dict[str, FinalKind] = {
+    "0": "OK",
+    "1": "CONNECT",
+    "3": "NO CARRIER",
+    "4": "ERROR",
+    "6": "NO DIALTONE",
+    "7": "BUSY",
+    "8": "NO ANSWER",
+}
+NUMERIC_CODE: dict[str, str] = {kind: digit for digit, kind in NUMERIC_RESULT.items()}
+_VERBOSE_FINALS: dict[str, FinalKind] = {
+    "OK": "OK",
+    "ERROR": "ERROR",
+    "NO CARRIER": "NO CARRIER",
+    "BUSY": "BUSY",
+    "NO ANSWER": "NO ANSWER",
+    "NO DIALTONE": "NO DIALTONE",
+    "NO DIAL TONE": "NO DIALTONE",
+    "SEND OK": "SEND OK",  # Quectel +QISEND, SIMCom +CIPSEND
+    "SEND FAIL": "SEND FAIL",
+    "COMMAND NOT SUPPORT": "ERROR",  # Huawei (reference §8 item 16)
+}
+#: Commands whose answers carry free text (SMS bodies, socket data) where a leading ``>``/``@``
+#: is data, not a prompt.
+FREE_TEXT_COMMANDS = frozenset({"+CMGR", "+CMGL", "+QIRD", "+USORD", "+USORF", "+CUSD", "+CIPRXGET"})
+#: Answer lines followed by one data line (27.005 §3.4.1/§3.4.3: +CMGR/+CMGL in both modes).
+_DATA_LINE_ANSWERS = frozenset({"+CMGR", "+CMGL"})
+
+
+def classify_final(text: str, *, numeric: bool = True) -> Final | None:
+    """The final result code ``text`` is, or ``None``; ``numeric`` also accepts V0 digits."""
+    line = text.strip()
+    kind = _VERBOSE_FINALS.get(line)  # upper case, as V.250 §5.7.1 and the vendors spell them
+    if kind is not None:
+        return Final(line, kind)
+    parsed = errors.parse_error_line(line)
+    if parsed is not None:
+        return Final(line, "CME" if parsed[0] == "CME" else "CMS", parsed[1])
+    # V.250 §5.7.1: CONNECT or CONNECT <text>; SIMCom's "CONNECT OK"/"CONNECT FAIL" are URCs
+    if (line == "CONNECT" or line.startswith("CONNECT ")) and line not in ("CONNECT OK", "CONNECT FAIL"):
+        return Final(line, "CONNECT")
+    if numeric and line in NUMERIC_RESULT:
+        return Final(line, NUMERIC_RESULT[line])
+    return None
+
+
+class ResponseReader:
+    """Turns the modem's byte stream into events (host side).
+
+    Lines end at CR or LF, CR LF counting once; blank lines are framing. Tell the reader which
+    command is pending with ``command_sent`` (and ``payload_sent`` after a prompt) so it can
+    recognise the echo and tell a pending command's own answer from a URC with the same prefix
+    (``urc.UrcMatcher``). A prompt ``>``/``@`` is reported at once, without waiting for a line end.
+    Numeric (``ATV0``) finals are recognised until a verbose final has been seen, and again after
+    a line containing V, Z or &F is sent. Never raises on any input; memory stays bounded.
+    """
+
+    def __init__(self, urc_prefixes: Iterable[str] | None = None, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.urc_matcher = urc.UrcMatcher(urc.DEFAULT_URC_PREFIXES if urc_prefixes is None else urc_prefixes)
+        self.max_line_bytes = max_line_bytes
+        self._line = bytearray()
+        self._dropped_bytes = 0
+        self._after_cr = False
+        self._pending: str | None = None
+        self._commands: list[Command] = []
+        self._echoes: list[str] = []
+        self._answered = False
+        self._numeric: bool | None = None
+        self._data_line_for: str | None = None  # "info" / "urc": the next line is data
+        self._held_urc: str | None = None
+        self._raw_needed = 0
+        self._raw = bytearray()
+        self._raw_header: InfoLine | Urc | None = None
+
+    @property
+    def pending(self) -> str | None:
+        """The pending command line, ``None`` once its final result arrived."""
+        return self._pending
+
+    def command_sent(self, line: str) -> None:
+        """The host wrote ``line`` (with or without its terminator) and awaits its final result."""
+        text = line.strip("\r\n")
+        self._pending = text
+        self._echoes = [text.strip()]
+        self._answered = False
+        self._data_line_for = None
+        body = text.strip()
+        try:
+            self._commands = parse_command_line(body[2:]) if body[:2].upper() == "AT" else []
+        except AtSyntaxError:
+            self._commands = []
+        if any(cmd.name in ("V", "Z", "&F") for cmd in self._commands):
+            self._numeric = None
+
+    def payload_sent(self, data: bytes) -> None:
+        """The host wrote a payload after a prompt; with echo on, the modem echoes it."""
+        self._echoes.append(data.decode("latin-1").strip().rstrip("\x1a\x1b"))
+
+    def feed(self, data: bytes) -> list[ResponseEvent]:
+        events: list[ResponseEvent] = []
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._raw_needed:
+                pos = self._feed_raw(data, pos, events)
+                continue
+            byte = data[pos]
+            pos += 1
+            if byte == LF and self._after_cr:
+                self._after_cr = False
+                continue
+            self._after_cr = byte == CR
+            if byte in (CR, LF):
+                self._end_line(events)
+                continue
+            if len(self._line) < self.max_line_bytes:
+                self._line.append(byte)
+            else:
+                self._dropped_bytes += 1
+            if self._line in (b">", b"@") and self._prompt_expected():
+                events.append(Prompt(self._line.decode("latin-1")))  # type: ignore[arg-type]
+                self._line.clear()
+        return events
+
+    def _prompt_expected(self) -> bool:
+        return (
+            self._pending is not None
+            and self._data_line_for is None
+            and not any(cmd.name in FREE_TEXT_COMMANDS for cmd in self._commands)
+        )
+
+    def _feed_raw(self, data: bytes, pos: int, events: list[ResponseEvent]) -> int:
+        if self._after_cr:  # skip the LF of the header's CR LF
+            self._after_cr = False
+            if data[pos] == LF:
+                return pos + 1
+        take = min(self._raw_needed, len(data) - pos)
+        self._raw += data[pos : pos + take]
+        self._raw_needed -= take
+        if not self._raw_needed:
+            header = self._raw_header
+            assert header is not None
+            events.append(type(header)(header.text, bytes(self._raw)))  # type: ignore[call-arg]
+            self._raw.clear()
+            self._raw_header = None
+        return pos + take
+
+    def _end_line(self, events: list[ResponseEvent]) -> None:
+        raw, dropped = bytes(self._line), self._dropped_bytes
+        self._line.clear()
+        self._dropped_bytes = 0
+        text = raw.decode("latin-1").strip(" \t")
+        if dropped:
+            if self._held_urc is not None:  # the +CMT header whose data line overflowed
+                events.append(Urc(self._held_urc))
+            self._data_line_for = self._held_urc = None
+            events.append(Overflow(text, dropped))
+            return
+        if self._data_line_for is not None:  # the data line after +CMGR:/+CMGL:/+CMT:, maybe empty
+            owner, self._data_line_for = self._data_line_for, None
+            if owner == "urc" and self._held_urc is not None:
+                events.append(Urc(self._held_urc, text.encode("latin-1")))
+                self._held_urc = None
+            else:
+                events.append(InfoLine(text))
+            return
+        if text:
+            event = self._classify(text)
+            if self._after_line(event):
+                events.append(event)
+
+    def _classify(self, text: str) -> ResponseEvent:
+        if self._pending is not None and not self._answered and _is_echo(text, self._echoes):
+            return Echo(text)
+        final = classify_final(text, numeric=self._numeric is not False and self._pending is not None)
+        if final is not None:
+            return final
+        if self._numeric is True and text == "2":
+            return Urc(text)  # RING in numeric form (V.250 §5.7.1 Table 1)
+        if self.urc_matcher.is_urc(text, self._commands if self._pending is not None else None):
+            return Urc(text)
+        if self._pending is None:
+            return Urc(text, known=False)
+        return InfoLine(text)
+
+    def _after_line(self, event: ResponseEvent) -> bool:
+        """Update the state for ``event``; False if it is held until its data has arrived."""
+        if isinstance(event, Final):
+            if event.text in NUMERIC_RESULT:
+                self._numeric = True
+            elif event.kind in NUMERIC_CODE:  # a verbose word with a numeric form: V1 in effect
+                self._numeric = False
+            self._pending = None
+            self._commands = []
+            self._echoes = []
+            self._answered = False
+        elif isinstance(event, InfoLine):
+            self._answered = True
+            name = _line_name(event.text)
+            if name in _DATA_LINE_ANSWERS:
+                self._data_line_for = "info"
+            elif name == "+QIRD":
+                return not self._hold_raw(event, _quectel_qird_length(event.text))
+        elif isinstance(event, Urc) and event.known:
+            name = _line_name(event.text)
+            if name in ("+CMT", "+CBM") or (name == "+CDS" and len(_safe_args(_after_colon(event.text))) == 1):
+                # TS 27.005 §3.4.1: the header line, then the PDU (or text) line
+                self._data_line_for, self._held_urc = "urc", event.text
+                return False
+            if name == "+QIURC":
+                return not self._hold_raw(event, _quectel_recv_length(event.text))
+            if name == "+RECEIVE":
+                return not self._hold_raw(event, _simcom_receive_length(event.text))
+        return True
+
+    def _hold_raw(self, event: InfoLine | Urc, length: int | None) -> bool:
+        """The next ``length`` bytes belong to ``event``, re-emitted with them as ``data``; False
+        (nothing held) for a missing or out-of-range length."""
+        if length is None or not 0 < length <= self.max_line_bytes:
+            return False
+        self._raw_needed = length
+        self._raw_header = event
+        return True
+
+
+def _is_echo(text: str, echoes: list[str]) -> bool:
+    if "\x08" in text:
+        text = _apply_backspaces(text)
+    return any(text == echo or text.rstrip("\x1a\x1b") == echo for echo in echoes if echo)
+
+
+def _apply_backspaces(text: str) -> str:
+    out: list[str] = []
+    for char in text:
+        if char == "\x08":
+            if out:
+                out.pop()
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _line_name(text: str) -> str | None:
+    match = re.match(r"([+%^$#*][A-Za-z][A-Za-z0-9_.\-/!]*)\s*[:,]", text)
+    return match.group(1).upper() if match else None
+
+
+def _after_colon(text: str) -> str:
+    return text.partition(":")[2].strip()
+
+
+def _safe_args(text: str) -> list[Arg]:
+    try:
+        return quoted_args(text)
+    except AtSyntaxError:
+        return []
+
+
+def _quectel_qird_length(text: str) -> int | None:
+    """``+QIRD: <len>`` (TCP) / ``+QIRD: <len>,"<ip>",<port>`` (UDP service) precede ``<len>``
+    data bytes; ``+QIRD: <total>,<read>,<unread>`` (``AT+QIRD=<id>,0``) does not (Quectel TCP/IP
+    application note)."""
+    args = _safe_args(_after_colon(text))
+    if not args or args[0].quoted or not (args[0].value or "").isdigit():
+        return None
+    if len(args) == 1 or (len(args) == 3 and args[1].quoted):
+        return int(args[0].value or "0")
+    return None
+
+
+def _quectel_recv_length(text: str) -> int | None:
+    """``+QIURC: "recv",<id>,<len>`` (direct push mode) is followed by ``<len>`` bytes;
+    ``+QIURC: "recv",<id>`` (buffer mode) is not."""
+    args = _safe_args(_after_colon(text))
+    if len(args) == 3 and args[0].value == "recv" and (args[2].value or "").isdigit():
+        return int(args[2].value or "0")
+    return None
+
+
+def _simcom_receive_length(text: str) -> int | None:
+    """SIM7600 ``+RECEIVE,<link>,<len>`` is followed by ``<len>`` bytes (reference §4: unverified)."""
+    args = _safe_args(text.partition(",")[2])
+    if len(args) == 2 and (args[1].value or "").isdigit():
+        return int(args[1].value or "0")
+    return None
