@@ -25,10 +25,12 @@ def device():
 
 def test_timeline_follows_the_simulated_registrations(device):
     zwei = dict(plmn="26202", operator_long="Netz Zwei", operator_short="Netz Zwe", act=7, tac=1, ci=17,
-                reject_cause=11, active_time_s=60.0, periodic_tau_s=43200.0)  # fmt: skip
+                active_time_s=60.0, periodic_tau_s=43200.0)  # fmt: skip
     assert list(device.timeline) == [
-        (100.0, Registration(stat=5, **zwei)),  # roaming: 262-02 is not the SIM's home 901-43
-        (43200.0, Registration(stat=4, act=7, reject_cause=11)),  # the outage: out of coverage
+        # roaming: 262-02 is not the SIM's home 901-43; the #11 of 262-01 came just before, but a
+        # registered device reports no reject cause (27.007 §10.1.22)
+        (100.0, Registration(stat=5, **zwei)),
+        (43200.0, Registration(stat=4, act=7)),  # the outage: out of coverage
         (43800.0, Registration(stat=5, **zwei)),
     ]
     assert device.registration(99.0).stat == 0  # not yet powered on
@@ -118,3 +120,22 @@ def test_several_devices_come_from_one_simulation():
     assert (first.imsi, third.imsi) == ("001010000000000", "001010000000002")
     assert first.timeline[0][1].ci == 1 and third.timeline[0][1].ci == 33
     assert third.timeline == device_from_scenario(SCENARIO, 2).timeline
+
+
+def test_a_rejected_device_searches_and_reports_the_cause(tmp_path):
+    """Every attach is rejected with #17 (network failure, TS 24.301 §5.5.1.2.6 abnormal case):
+    the device is "searching" (2) on that network with reject cause 17 from the first reject on;
+    the attempts follow T3411 (10 s), then T3402 (12 min) after the fifth; the outage at 43,200 s
+    takes the network away (4, the cause still the last one)."""
+    text = (Path(SCENARIO).read_text()
+            .replace('    - {plmn: "262-01", name: Netz Eins, roaming_partners: ["999-99"], areas: [north]}\n', "")
+            .replace('{plmn: "262-02", name: Netz Zwei, areas: [south, north]}',
+                     '{plmn: "262-02", name: Netz Zwei, areas: [south, north], reject_probability: 1, reject_cause: 17}')
+            .replace('preferred: ["262-01", "262-02"]', 'preferred: ["262-02"]'))  # fmt: skip
+    path = tmp_path / "rejects.yaml"
+    path.write_text(text)
+    device = device_from_scenario(str(path), 0)
+    times = [t for t, _ in device.timeline]
+    assert times[:6] == [100.0, 110.0, 120.0, 130.0, 140.0, 860.0]
+    assert {(r.stat, r.plmn, r.reject_cause) for t, r in device.timeline if t < 43200.0} == {(2, "26202", 17)}
+    assert device.registration(43200.0) == Registration(stat=4, act=7, reject_cause=17)  # the outage

@@ -8,7 +8,8 @@ become the modem's view of the network, in the scenario's simulated seconds:
   an attempt or a T3410 expiry is "searching" (2) on that network; an accept "registered" on the
   serving PLMN, home (1) or roaming (5) by the group's home PLMN, with the granted T3412
   extended / T3324 (PSM) and eDRX; a reject with #3/#6/#7/#8 (USIM invalid, TS 24.301 §5.5.1.2.5)
-  is "denied" (3), any other reject "searching" (2) with the cause kept for ``+CEREG`` n=3/5; a
+  is "denied" (3), any other reject "searching" (2) with the cause kept for ``+CEREG`` n=3/5 until
+  the next accept; a
   deregistration by an outage or no service is "unknown" (4, out of coverage); a detach or a
   power-off "not searching" (0).
 * ``psm_entry`` / ``psm_exit`` -> the windows in which the modem sleeps and does not answer.
@@ -174,6 +175,7 @@ def _timeline(sink, index, home_plmn, names, act, tacs, ci):
             state = on(plmn, STAT_SEARCHING)
         elif event == "accept":
             accept_t3412_s = float(row.timer_s)
+            last_cause = None  # 27.007 §10.1.22: <reject_cause> is the cause of a failed registration
             state = on(plmn, STAT_HOME if plmn == home_plmn else STAT_ROAMING)
         elif event == "psm_granted" and timeline:
             t, prev = timeline[-1]
