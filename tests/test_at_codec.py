@@ -347,9 +347,17 @@ def test_a_slash_repeats_the_last_line_at_once():
 
 
 def test_configurable_terminator():
-    reader = CommandLineReader()
-    reader.terminator = ord("!")
-    assert reader.feed(b"AT+CSQ!AT\r") == [LineEvent("AT+CSQ")]
+    """V.250 §6.2.1 through the modem (the old version set the reader attribute by hand, which
+    the modem never did): after ATS3=33 "!" ends a command line and frames the responses."""
+    from cellfleet.modem.virtual import VirtualModem
+
+    modem = VirtualModem()
+    modem.power_on(0.0)
+    modem.receive(b"ATE0\rATS3=33\r", 0.0)
+    assert modem.take_output().endswith(b"ATE0\r\r\nOK\r\n!\nOK!\n")
+    modem.receive(b"AT+CGMI!AT", 1.0)
+    assert modem.take_output() == b"!\nCellfleet!\n!\nOK!\n"
+    assert modem._reader.terminator == ord("!")
 
 
 def test_ctrl_z_payload_after_prompt():
@@ -638,22 +646,22 @@ def test_text_sms_bodies_are_data_even_when_they_look_like_finals_or_prompts():
     header = b'+CMGR: "REC UNREAD","+15551234567",,"24/01/01,12:00:00+00"'
     for body in (b"OK", b"@home", b"> quoted", b"RING", b""):
         events = _read("AT+CMGR=1", b"\r\n" + header + b"\r\n" + body + b"\r\n\r\nOK\r\n")
-        assert events == [InfoLine(header.decode()), InfoLine(body.decode()), Final("OK", "OK")], body
+        assert events == [InfoLine(header.decode()), InfoLine(body.decode(), data_line=True), Final("OK", "OK")], body
 
 
 def test_pdu_cmgr_and_cmgl():
     pdu = b"07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
     assert _read("AT+CMGR=3", b"\r\n+CMGR: 0,,28\r\n" + pdu + b"\r\n\r\nOK\r\n") == [
         InfoLine("+CMGR: 0,,28"),
-        InfoLine(pdu.decode()),
+        InfoLine(pdu.decode(), data_line=True),
         Final("OK", "OK"),
     ]
     data = b"\r\n+CMGL: 1,0,,28\r\nAA\r\n+CMGL: 2,1,,28\r\nBB\r\n\r\nOK\r\n"
     assert _read("AT+CMGL=4", data) == [
         InfoLine("+CMGL: 1,0,,28"),
-        InfoLine("AA"),
+        InfoLine("AA", data_line=True),
         InfoLine("+CMGL: 2,1,,28"),
-        InfoLine("BB"),
+        InfoLine("BB", data_line=True),
         Final("OK", "OK"),
     ]
 

@@ -27,10 +27,11 @@ def test_echo_is_removed_before_sync(tmp_path):
 
 def test_sync_sends_the_lab_routine_then_commands_run_without_echo(tmp_path):
     with served(tmp_path) as server, driven(server, tmp_path) as driver:
-        driver.sync(try_timeout_s=WAIT_S)  # one AT even on a loaded machine
+        driver.sync(try_timeout_s=WAIT_S)  # one probe even on a loaded machine
         before = len(rx_bytes(tmp_path))
         assert driver.command("AT+CGMM") == Response(["Generic-27007"], "OK")
-    assert tx_records(tmp_path) == [b"\x1b\r", b"AT\r", b"ATE0\r", b"ATV1\r", b"AT+CMEE=1\r", b"AT+CGMM\r"]
+    # The probe is ATQ0, not AT: it also answers on a modem left in ATQ1 (V.250 §6.2.5).
+    assert tx_records(tmp_path) == [b"\x1b\r", b"ATQ0\r", b"ATE0\r", b"ATV1\r", b"AT+CMEE=1\r", b"AT+CGMM\r"]
     assert rx_bytes(tmp_path)[before:] == b"\r\nGeneric-27007\r\n\r\nOK\r\n"
 
 
@@ -52,6 +53,22 @@ def test_sync_recovers_a_modem_left_in_numeric_mode_at_a_prompt(tmp_path):
             driver.sync()
             assert driver.command("AT+CGMI") == Response(["Cellfleet"], "OK")
             assert driver.command("AT+CMEE?") == Response(["+CMEE: 1"], "OK")
+
+
+def test_sync_recovers_a_modem_left_in_quiet_mode(tmp_path):
+    with served(tmp_path) as server:
+        # A previous client switched result codes off (ATQ1, V.250 §6.2.5) and left: the echo
+        # comes, no result code ever does, so a bare AT probe can never succeed.
+        with serial.Serial(server.paths[0], timeout=WAIT_S) as previous:
+            previous.write(b"ATQ1\r")
+            assert previous.read(len(b"ATQ1\r")) == b"ATQ1\r"
+            previous.write(b"AT\r")
+            assert previous.read(len(b"AT\r")) == b"AT\r"
+        with driven(server, tmp_path) as driver:
+            driver.sync(try_timeout_s=WAIT_S)
+            assert driver.command("AT+CGMI") == Response(["Cellfleet"], "OK")
+        assert tx_records(tmp_path)[:2] == [b"\x1b\r", b"ATQ0\r"]
+        assert rx_bytes(tmp_path).startswith(b"\x1b\rATQ0\r\r\nOK\r\n")  # echo still on
 
 
 def test_bg96_identity(tmp_path):

@@ -69,6 +69,22 @@ def test_probe_json(tmp_path, profile, identity):
     assert json.loads(proc.stdout) == {"port": server.paths[0], **identity, **COMMON}
 
 
+def test_probe_reads_the_operator_in_ira_and_puts_the_character_set_back(tmp_path):
+    # B9: a previous session left +CSCS="UCS2" (27.007 §5.5), in which +COPS? names come as hex.
+    with served(tmp_path) as server:
+        with ModemDriver(server.paths[0]) as driver:
+            driver.sync()
+            driver.command('AT+CSCS="UCS2"')
+            ucs2_name = "00540065007300740020004E006500740077006F0072006B"  # "Test Network"
+            assert driver.command("AT+COPS?").lines == [f'+COPS: 0,0,"{ucs2_name}",7']
+        proc = cellfleet("probe", server.paths[0], "--json")
+        with ModemDriver(server.paths[0]) as driver:
+            driver.sync()
+            assert driver.command("AT+CSCS?").lines == ['+CSCS: "UCS2"']
+    assert proc.returncode == 0, proc.stderr
+    assert (json.loads(proc.stdout)["operator"], json.loads(proc.stdout)["plmn"]) == ("Test Network", "00101")
+
+
 def test_probe_text_and_a_sim_that_is_locked(tmp_path):
     with served(tmp_path, "bg96", device=StaticDevice(sim_pin="1234")) as server:
         proc = cellfleet("probe", server.paths[0])
@@ -99,7 +115,7 @@ def test_probe_of_a_silent_modem_fails_with_one_line(tmp_path):
         proc = cellfleet("probe", server.paths[0])
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
-        f"Error: no answer from the modem on {server.paths[0]}: AT: no final result within 1 s"
+        f"Error: no answer from the modem on {server.paths[0]}: ATQ0: no final result within 1 s"
     ]
 
 

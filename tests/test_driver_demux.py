@@ -113,3 +113,42 @@ def test_noise_before_or_between_lines_never_reaches_the_response(garbage, lines
     response, received = exchange(split(stream, cuts))
     assert response == Response(lines, "OK")
     assert received == []
+
+
+def test_a_line_starting_with_an_at_sign_is_noise_not_a_u_blox_prompt():
+    # Seen once from the property test above: "@" opens a line, so the reader took it for the
+    # u-blox "@" prompt, though AT+CGMI never prompts. Only +USOWR/+USOST prompt with "@".
+    garbage = b"@\x14\x7f"
+    stream = garbage + b"\r\nCellfleet\r\n" + garbage + b"\r\n\r\nOK\r\n"
+    assert exchange([stream]) == (Response(["Cellfleet"], "OK"), [])
+    assert exchange([bytes([b]) for b in stream]) == (Response(["Cellfleet"], "OK"), [])
+
+
+def test_an_sms_body_in_gsm_7_bit_is_kept_though_it_holds_control_bytes():
+    # +CSCS="GSM" (the factory set): '@' is 0x00 and '_' 0x11 in the GSM 7-bit alphabet
+    # (23.038 §6.2.1, reference §8.14). The line after +CMGL: is the body (27.005 §3.4.2).
+    header = '+CMGL: 0,"REC UNREAD","+1555",,"26/01/01,10:00:00+00"'
+    body = "mail me \x00 home\x11now"
+    stream = f"\r\n{header}\r\n{body}\r\n\r\nOK\r\n".encode("latin-1")
+    response, received = exchange([stream], 'AT+CMGL="ALL"')
+    assert response == Response([header, body], "OK")
+    assert received == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    line=st.sampled_from(["AT+CGMI", "AT+CSQ", 'AT+CPMS="ME","ME","ME"']),
+    cut=st.integers(min_value=1, max_value=30),
+    urc=st.sampled_from(URCS),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=8),
+)
+def test_a_urc_between_the_echoed_bytes_of_the_command_goes_to_the_subscribers(line, cut, urc, cuts):
+    # B7: the modem echoes each byte as it comes (V.250 §6.2.4) and may write a URC between
+    # them (gammu writes its first commands byte by byte); the echo's pieces are not answers.
+    echo = line.encode()
+    cut = cut % (len(echo) - 1) + 1
+    stream = echo[:cut] + f"\r\n{urc}\r\n".encode() + echo[cut:] + b"\r\r\nanswer 1\r\n\r\nOK\r\n"
+    response, received = exchange(split(stream, cuts), line)
+    assert response == Response(["answer 1"], "OK")
+    wait_for(lambda: received, "the URC")
+    assert received == [urc]

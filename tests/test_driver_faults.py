@@ -27,6 +27,12 @@ from test_driver_support import (
 from cellfleet.modem.driver import Response
 from cellfleet.modem.errors import AtError, AtTimeout, CmeException, PortGone
 
+#: bg96's answer to AT+COPS=? with StaticDevice's networks (27.007 §7.3 test form).
+SCAN_ANSWER = (
+    '+COPS: (2,"Test Network","TestNet","00101",7),(1,"Roam Partner","Roam","00102",7),'
+    '(3,"Forbidden Net","Forbid","00103",7),,(0,1,2,3,4),(0,1,2)'
+)
+
 
 class Background:
     """Runs ``driver.command`` in a thread and keeps its result or exception."""
@@ -65,11 +71,11 @@ def test_port_vanishing_mid_command_raises_port_gone_then_reconnects_and_resyncs
         wait_for(lambda: driver.reconnects == 1, "the driver to reopen the port")
         assert driver.command("AT+CGMM") == Response(["BG96"], "OK")
         wait_for(lambda: boot_urcs == ["RDY"], "the boot URC after re-enumeration")
-        # After the reopen: the lab routine (AT once or more: the ESC aborted the scan, whose
-        # ERROR may come late), then the URC setting made through the driver.
+        # After the reopen: the lab routine (the ATQ0 probe once or more: the ESC aborted the
+        # scan, whose ERROR may come late), then the URC setting made through the driver.
         resync = tx_records(tmp_path)[sent_before:]
-        ats = next(i for i, data in enumerate(resync) if data != b"AT\r" and i > 0)
-        assert resync[0] == b"\x1b\r" and set(resync[1:ats]) == {b"AT\r"}
+        ats = next(i for i, data in enumerate(resync) if data != b"ATQ0\r" and i > 0)
+        assert resync[0] == b"\x1b\r" and set(resync[1:ats]) == {b"ATQ0\r"}
         assert resync[ats:] == [b"ATE0\r", b"ATV1\r", b"AT+CMEE=1\r", b"AT+CEREG=2\r", b"AT+CGMM\r"]
         assert driver.command("AT+CEREG?").lines[0].startswith("+CEREG: 2,")
     logged = events(tmp_path)
@@ -127,6 +133,43 @@ def test_silence_times_out_with_the_command_and_its_timeout_then_recovers(tmp_pa
         assert str(timeout.value) == "AT+CGMI: no final result within 0.3 s"
         server.mute(0, False)
         assert driver.command("AT+CGMM") == Response(["Generic-27007"], "OK")
+
+
+def test_a_late_final_after_a_timeout_does_not_answer_the_next_command(tmp_path):
+    # B4: the scan takes simulated seconds (bg96 latency). The driver gives up after 0.5 s and
+    # aborts it with ESC (V.250 §5.6.1); the abort's ERROR must not be taken for the answer of
+    # the next command, nor that command's own answer published as a URC.
+    received: list[str] = []
+    with served(tmp_path, "bg96", latency_scale=1.0) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        driver.subscribe("", received.append)
+        with pytest.raises(AtTimeout):
+            driver.command("AT+COPS=?", timeout_s=0.5)
+        assert driver.command("AT+CGMI") == Response(["Quectel"], "OK")
+        assert driver.command("AT+CGMM") == Response(["BG96"], "OK")
+    assert tx_records(tmp_path)[-4:] == [b"AT+COPS=?\r", b"\x1b", b"AT+CGMI\r", b"AT+CGMM\r"]
+    assert rx_bytes(tmp_path).endswith(b"\r\nERROR\r\n\r\nQuectel\r\n\r\nOK\r\n\r\nBG96\r\n\r\nOK\r\n")
+    assert "late final 'ERROR' of abandoned AT+COPS=?" in events(tmp_path)
+    assert received == []
+
+
+def test_a_final_that_comes_only_after_the_abort_is_the_abandoned_commands(tmp_path):
+    # The muted modem answers the timed-out command late, after the driver's ESC: the answer
+    # goes nowhere, and the next command gets its own.
+    received: list[str] = []
+    with served(tmp_path) as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        driver.subscribe("", received.append)
+        server.mute(0, True)
+        with pytest.raises(AtTimeout):
+            driver.command("AT+CGMI", timeout_s=0.3)
+        wait_for_tx(tmp_path, b"\x1b")
+        server.inject(0, b"\r\nCellfleet\r\n\r\nOK\r\n")
+        server.mute(0, False)
+        assert driver.command("AT+CGMM") == Response(["Generic-27007"], "OK")
+    assert tx_records(tmp_path)[-3:] == [b"AT+CGMI\r", b"\x1b", b"AT+CGMM\r"]
+    assert "late final 'OK' of abandoned AT+CGMI" in events(tmp_path)
+    assert received == []
 
 
 def test_a_missing_prompt_times_out_and_is_cancelled_with_esc(tmp_path):
@@ -192,7 +235,7 @@ def test_interleaving_virtual_modem_urc_reaches_the_subscriber_not_the_response(
         scan.join()
         wait_for(lambda: received, "the +CMTI URC")
     assert scan.error is None
-    assert all(line.startswith("+COPS: ") for line in scan.result.lines)
+    assert scan.result == Response([SCAN_ANSWER], "OK")
     assert received == ['+CMTI: "ME",0']
     # It really was interleaved: after the previous command's OK, before the scan's final OK.
     stream = rx_bytes(tmp_path)

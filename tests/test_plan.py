@@ -4,8 +4,9 @@ the text report and the JUnit XML."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import stat
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from test_driver_support import driven, served
@@ -251,7 +252,7 @@ def test_a_modem_that_does_not_sync_fails_the_sync_and_skips_every_step(tmp_path
         server.mute(0, True)
         report = run_plan(plan, driver, sync_tries=2, sync_try_timeout_s=0.1)
     assert [(r.index, r.label, r.status) for r in report.results] == [(0, "sync", "failed"), (1, "AT+CGMI", "skipped")]
-    assert report.results[0].message == "modem did not sync: AT: no final result within 0.1 s"
+    assert report.results[0].message == "modem did not sync: ATQ0: no final result within 0.1 s"  # the Q0 probe (B5)
 
 
 # ----------------------------------------------------------------------------- JUnit XML
@@ -297,6 +298,23 @@ def test_write_junit_replaces_the_file_atomically(tmp_path):
     text = target.read_text(encoding="utf-8")
     assert text.startswith("<?xml version='1.0' encoding='utf-8'?>")
     assert ET.fromstring(text.encode()).get("tests") == "3"
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_write_junit_gives_the_file_the_mode_open_would(tmp_path, umask, mode):
+    # mkstemp makes 0600 files and os.replace keeps the mode: a CI collector running as another
+    # user could not read the report. It gets 0666 less the umask, as open() would give it.
+    old = os.umask(umask)
+    try:
+        write_junit(sample_report(), tmp_path / "junit.xml")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "junit.xml").stat().st_mode) == mode
+
+
+def test_the_summary_line_counts_one_step_in_the_singular():
+    report = PlanReport("one", [StepResult(1, "AT", "passed")])
+    assert report.text_lines() == ["PASS 1 AT", "one: 1 step, 1 passed, 0 failed, 0 skipped"]
 
 
 def test_the_readme_plan_passes_against_a_virtual_modem(tmp_path):

@@ -20,6 +20,7 @@ import serial
 
 from cellfleet.modem.control import ControlError, control_path_for, request
 from cellfleet.modem.device import StaticDevice
+from cellfleet.modem.pty_port import SessionTracker
 from cellfleet.modem.pty_server import ModemServer
 from cellfleet.modem.virtual import VirtualModem
 
@@ -106,16 +107,51 @@ def test_state_survives_reconnect(server, tmp_path):
         assert read_until(port, b"OK\r\n") == b"\r\n+CMEE: 1\r\n\r\nOK\r\n"  # no echo: E0 kept
 
 
-def test_next_client_gets_no_stale_echo_or_response(server, tmp_path):
+@pytest.mark.parametrize(
+    "left_unread",
+    [
+        [b"AT+CGMI\r"],
+        # URC-shaped answers (27.007 §7.2 +CREG, §8.3 +CPIN, §8.2 +CFUN) are answers, not URCs:
+        # the server tracks the host's command lines (review B3)
+        [b"AT+CREG?;+CPIN?;+CFUN?\r"],
+        [b"ATE0\r", b"AT+CREG?;+CPIN?;+CFUN?\r"],
+        [b"ATE0\r", b"AT+CREG=2\r", b"AT+CREG?\r", b"AT+CGREG?\r"],
+    ],
+)
+def test_next_client_gets_no_stale_echo_or_response(server, tmp_path, left_unread):
     link = tmp_path / "modem0"
     with open_port(link) as port:  # a client that sends and leaves without reading
         wait_for(lambda: server.attached(0), "the attach")
-        port.write(b"AT+CGMI\r")
-        port.flush()
+        for line in left_unread:
+            port.write(line)
+            port.flush()
     wait_for(lambda: not server.attached(0), "the detach")
+    echo = b"" if b"ATE0\r" in left_unread else b"AT\r"
     with open_port(link) as port:
         port.write(b"AT\r")
-        assert read_until(port, b"OK\r\n") == b"AT\r\r\nOK\r\n"
+        assert read_until(port, b"OK\r\n") == echo + b"\r\nOK\r\n"
+
+
+def test_stale_answer_is_dropped_when_the_next_client_only_listens(server, tmp_path):
+    """The review's repro (``p1.py``): the next client sends nothing and gets nothing, not even
+    after the grace time; a URC that arrives meanwhile is still kept for it."""
+    link = tmp_path / "modem0"
+    with open_port(link) as port:
+        port.write(b"ATE0\r")
+        assert read_until(port, b"OK\r\n") == b"ATE0\r\r\nOK\r\n"
+        port.write(b"AT+CREG?;+CPIN?;+CFUN?\r")
+        port.flush()
+    wait_for(lambda: not server.attached(0), "the detach")
+    server.inject_sms(0, "+491701234567", "kept")
+    fd = os.open(server.slave_paths[0], os.O_RDWR | os.O_NOCTTY)  # no flush, no write
+    try:
+        deadline, data = time.monotonic() + WAIT_S, b""
+        while not data.endswith(CMTI_0) and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                data += os.read(fd, 64)
+        assert data == CMTI_0
+    finally:
+        os.close(fd)
 
 
 def test_urc_while_detached_reaches_the_next_client_once(server, tmp_path):
@@ -143,6 +179,59 @@ def test_urc_left_unread_is_kept_for_the_next_client(server, tmp_path):
         data = read_until(port, b"OK\r\n")
     assert data == CMTI_0 + b"AT\r\r\nOK\r\n"
 
+
+def test_only_the_urcs_left_unread_are_kept_among_answers(server, tmp_path):
+    """A URC the client read is delivered; one it left unread between URC-shaped answers is kept
+    (27.007 §7.2: ``+CREG: 0,1`` answers ``AT+CREG?``; 27.005 §3.4.1 ``+CMTI`` is a URC)."""
+    link = tmp_path / "modem0"
+    with open_port(link) as port:
+        port.write(b"ATE0\r")
+        assert read_until(port, b"OK\r\n") == b"ATE0\r\r\nOK\r\n"
+        server.inject_sms(0, "+491701234567", "read")
+        assert read_until(port, CMTI_0) == CMTI_0
+        port.write(b"AT+CREG?\r")
+        wait_for(lambda: port.in_waiting >= len(b"\r\n+CREG: 0,1\r\n\r\nOK\r\n"), "the +CREG answer")
+        server.inject_sms(0, "+491701234567", "unread")
+        port.write(b"AT+CPIN?\r")
+        port.flush()
+    wait_for(lambda: not server.attached(0), "the detach")
+    with open_port(link) as port:
+        port.write(b"AT\r")
+        assert read_until(port, b"OK\r\n") == CMTI_1 + b"\r\nOK\r\n"
+
+
+def test_kept_urcs_a_client_did_not_read_either_are_kept_again(server, tmp_path):
+    server.inject_sms(0, "+491701234567", "held")
+    fd = os.open(server.slave_paths[0], os.O_RDWR | os.O_NOCTTY)  # gets it after the grace time
+    wait_for(lambda: server.attached(0), "the attach")
+    wait_for(lambda: select.select([fd], [], [], 0.05)[0] != [], "the kept URC")
+    os.close(fd)  # unread
+    wait_for(lambda: not server.attached(0), "the detach")
+    with open_port(tmp_path / "modem0") as port:
+        port.write(b"AT\r")
+        assert read_until(port, b"OK\r\n") == CMTI_0 + b"AT\r\r\nOK\r\n"
+
+
+def test_session_tracker_tells_answers_from_urcs():
+    """What the host writes decides which output lines answer it (V.250 §5.7.1; 27.007 §7.2
+    +CREG; Quectel BG96 TCP/IP manual §2.2.7: ``+QISEND=<id>,<len>`` then exactly <len> bytes,
+    here ``AT\\r\\nX`` which is data, not a command line)."""
+    tracker = SessionTracker()
+
+    def urcs(data: bytes) -> list[tuple[int, str]]:
+        return [(end, urc.text) for end, urc in tracker.output(data)]
+
+    assert urcs(b"\r\n+CREG: 1\r\n") == [(11, "+CREG: 1")]  # nothing pending: a URC
+    tracker.host_input(b"AT+CREG?;+CPIN?\r")
+    assert urcs(b"AT+CREG?;+CPIN?\r\r\n+CREG: 0,1\r\n\r\n+CPIN: READY\r\n\r\nOK\r\n") == []
+    tracker.host_input(b"AT+QISEND=0,5\r")
+    assert urcs(b"AT+QISEND=0,5\r\r\n> ") == []
+    tracker.host_input(b"AT\r\nX")  # the 5 counted payload bytes
+    tracker.host_input(b"AT+CGMI\r")  # typed ahead: pending after the +QISEND line's final
+    assert urcs(b'AT\r\nX\r\nSEND OK\r\n\r\n+QIURC: "closed",0\r\n') == [(37, '+QIURC: "closed",0')]
+    assert tracker.responses.pending == "AT+CGMI"
+    assert urcs(b"\r\nCellfleet\r\n\r\nOK\r\n\r\n+CREG: 0\r\n") == [(30, "+CREG: 0")]
+    assert tracker.responses.pending is None
 
 def test_urc_while_attached_arrives_live(server, tmp_path):
     with open_port(tmp_path / "modem0") as port:

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from golden.transcript import Session
 
+from cellfleet.modem.cmd_registry import registered_names
 from cellfleet.modem.device import StaticDevice
 from cellfleet.modem.profiles import PROFILE_NAMES, get_profile
 from cellfleet.modem.virtual import VirtualModem
@@ -177,6 +178,50 @@ def test_pin_unlock_wrong_pins_and_puk() -> None:
     assert out == OK + b"\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n\r\n+QIND: PB DONE\r\n"
     assert device.sim_pin == "4321" and s.modem.view.stat == 1
     assert s.at('AT+CPIN="4321"') == b"\r\n+CME ERROR: 3\r\n"
+
+
+def test_ten_wrong_puks_block_the_sim() -> None:
+    """Review S7. TS 31.101 / ETSI TS 102 221 §9.5: 10 PUK attempts; then the SIM is blocked for
+    good: +CPIN and the commands that need the SIM answer CME 13 "SIM failure" (27.007 §9.2.1),
+    SMS commands CMS 313 (27.005 §3.2.5); the ICCID stays readable; a reboot does not help."""
+    device = StaticDevice(sim_pin="1234")
+    s = Session("generic", device)
+    s.quiet()
+    for _ in range(3):
+        assert s.at('AT+CPIN="0000"') == b"\r\n+CME ERROR: 16\r\n"
+    for _ in range(10):
+        assert s.at('AT+CPIN="00000000","4321"') == b"\r\n+CME ERROR: 16\r\n"
+    assert s.at("AT+CPIN?") == b"\r\n+CME ERROR: 13\r\n"
+    assert s.at('AT+CPIN="12345678","4321"') == b"\r\n+CME ERROR: 13\r\n"  # the right PUK, too late
+    assert s.at("AT+CIMI") == b"\r\n+CME ERROR: 13\r\n"
+    assert s.at("AT+CPMS?") == b"\r\n+CMS ERROR: 313\r\n"
+    assert s.at("AT+CCID") == b"\r\n+CCID: 89001012012345678901\r\n" + OK
+    s.modem.power_on(1.0)
+    s.modem.take_output()
+    s.at("ATE0;+CMEE=1", 1.0)  # the reboot restored the stored profile (E1, CMEE 0)
+    assert s.at("AT+CPIN?") == b"\r\n+CME ERROR: 13\r\n"
+    assert device.sim_pin == "1234" and s.modem.view.stat == 0
+
+
+def test_a_right_puk_resets_the_puk_counter() -> None:
+    device = StaticDevice(sim_pin="1234")
+    s = Session("generic", device)
+    s.quiet()
+    for _ in range(3):
+        s.at('AT+CPIN="0000"')
+    for _ in range(9):
+        assert s.at('AT+CPIN="00000000","4321"') == b"\r\n+CME ERROR: 16\r\n"
+    assert s.at('AT+CPIN="12345678","4321"') == OK
+    assert s.modem.state.puk_attempts_left == 10
+
+
+def test_every_command_a_profile_lists_has_a_handler() -> None:
+    """``&V`` is not a V.250 command (§6.1 has Z, &F, I, +GMI...): not listed without a handler."""
+    for name in PROFILE_NAMES:
+        assert get_profile(name).commands <= registered_names(), name
+    s = Session()
+    s.quiet()
+    assert s.at("AT&V") == b"\r\nERROR\r\n"
 
 
 def test_no_sim() -> None:

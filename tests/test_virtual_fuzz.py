@@ -48,14 +48,23 @@ def test_garbage_never_breaks_the_modem(profile: str, steps: list[bytes | str], 
         now_s = max(now_s, due)
         modem.advance(now_s)
     modem.take_output()
-    modem.receive(b"\x1b\rAT\r", now_s)
+    # the fuzz may have set S3 (ATS3=7): the host ends its lines with the terminator in force
+    # (V.250 §6.2.1), and frames are S3/S4 (§6.2.1, §6.2.2)
+    registers = modem.state.settings.s_registers
+    s3 = bytes([registers[3]])
+    modem.receive(b"\x1b" + s3 + b"AT" + s3, now_s)
     modem.advance(now_s + 20)  # the ESC may have aborted a command (answered at once)
     out = modem.take_output()
     settings_now = modem.state.settings
+    ok = format_final("OK", verbose=settings_now.verbose, s3=registers[3], s4=registers[4])
     if settings_now.quiet:
-        assert not out.endswith(format_final("OK", verbose=settings_now.verbose))
-    else:
-        assert out.endswith(format_final("OK", verbose=settings_now.verbose)), out
+        assert not out.endswith(ok)
+        # V.250 §6.2.5: Q0 is in force by the time ATQ0's own result is issued
+        modem.receive(b"ATQ0" + s3, now_s + 20)
+        modem.advance(now_s + 40)
+        out = modem.take_output()
+        assert not modem.state.settings.quiet
+    assert out.endswith(ok), out
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)

@@ -153,6 +153,29 @@ def test_echo_during_the_prompt() -> None:
     assert s.send("ab\x1a") == b"ab\x1a"
 
 
+def test_text_mode_cr_lf_line_ends_prompt_per_line_and_the_lf_is_not_text() -> None:
+    """Review S3. 27.005 §3.5.1 text mode: after every CR of the text the TA sends the prompt
+    again; the LF of a CR LF line end (with the CR or in a later read) is not part of the text."""
+    device = StaticDevice()
+    s = Session(device=device)
+    s.quiet()
+    s.at("AT+CMGF=1")
+    assert s.at('AT+CMGS="+15551234567"') == b"\r\n> "
+    assert s.send("line1\r\n") == b"\r\n> "
+    assert s.send("line2\r") == b"\r\n> "
+    assert s.send("\n") == b""
+    assert s.send("line3\x1a") == b""
+    assert s.wait(s.now_s + 2.0) == b"\r\n+CMGS: 0\r\n" + OK
+    assert [(r.destination, r.text) for r in device.sms_sent] == [("+15551234567", "line1\rline2\rline3")]
+
+
+def test_text_mode_line_ends_are_echoed_before_the_next_prompt() -> None:
+    s = Session()
+    s.at("AT+CMGF=1")
+    assert s.at('AT+CMGS="+1"') == b'AT+CMGS="+1"\r\r\n> '
+    assert s.send("a\r\nb\x1a") == b"a\r\n\r\n> b\x1a"
+
+
 def test_cnmi_mode_0_buffers_indications_until_mode_changes() -> None:
     s = Session()
     s.quiet()

@@ -284,6 +284,39 @@ def test_a_reboot_drops_every_socket() -> None:
     assert host.send(b"AT+QIACT?\r") == OK
 
 
+def test_a_reboot_bills_the_open_tcp_connection_like_a_close() -> None:
+    """Review B10: the bytes crossed the network, so AT+CFUN=1,1 (due at 2.0 s) bills the open
+    connection first, with the wire bytes of a close at that time (see the close test above)."""
+    host = Host("bg96")
+    quectel_tcp(host)
+    host.send(b"AT+QISEND=0,5\r")
+    assert host.send(b"hello") == b"\r\nSEND OK\r\n"
+    assert host.at(1.5) == b'\r\n+QIURC: "recv",0\r\n'
+    assert host.send(b"AT+CFUN=1,1\r") == b""
+    host.at(2.0)
+    assert host.device.sessions == [SessionRecord("TCP", "192.0.2.10:7", 5, 5, 325, 221, 1.3, 2.0)]
+    host.at(10.0)
+    assert len(host.device.sessions) == 1  # billed once
+
+
+def test_power_off_bills_open_connections_and_datagrams_in_flight() -> None:
+    """What a stopping server does (``VirtualModem.power_off``): the open TCP connection is
+    billed (no data: up SYN 60 + ACK 52 + FIN 52 + last ACK 52 = 216, down SYN-ACK 60 + ACK 52 +
+    FIN 52 = 164), the datagram whose echo was under way without it (20 + 8 + 4 = 32 up)."""
+    host = Host("sara-r410m")
+    ublox_tcp(host)
+    assert host.send(b"AT+USOCR=17\r") == b"\r\n+USOCR: 1\r\n" + OK
+    assert host.send(b'AT+USOST=1,"198.51.100.7",5683,4,"ping"\r') == b"\r\n+USOST: 1,4\r\n" + OK
+    host.modem.power_off(0.4)
+    assert host.device.sessions == [
+        SessionRecord("TCP", "192.0.2.10:7", 0, 0, 216, 164, 0.3, 0.4),
+        SessionRecord("UDP", "198.51.100.7:5683", 4, 0, 32, 0, 0.3, 0.3),
+    ]
+    assert host.at(5.0) == b""
+    assert host.send(b"AT\r") == b""  # switched off
+    assert len(host.device.sessions) == 2
+
+
 # ----------------------------------------------------------------------- commands and profiles
 def test_qiact_latency_comes_from_the_profile_table() -> None:
     profile = dataclasses.replace(get_profile("bg96"), latency_s={"+QIACT=": 3.0})
@@ -484,15 +517,29 @@ def test_ublox_udp_datagrams_keep_their_boundaries(datagrams: list[bytes]) -> No
 
 
 # ----------------------------------------------------------------- payload framing
-def test_a_counted_payload_may_start_with_a_line_feed() -> None:
-    """The command ends with a bare CR; the payload, written after the prompt, starts with LF:
-    all 5 bytes are data (an LF is skipped only when it comes with the CR that ends the line)."""
+def test_lf_of_cr_lf_in_its_own_read_is_not_the_payloads_first_byte() -> None:
+    """Review S4 (replaces the old ``new_read`` expectation that an LF opening a later read is
+    data): the LF right after the CR that ended the command line is that line's tail, whenever
+    it arrives (V.250 §5.6.1 lets the DTE append it; reference §1), so all 5 payload bytes are
+    data and nothing spills into the command parser."""
     host = Host("bg96")
     quectel_tcp(host)
     assert host.send(b"AT+QISEND=0,5\r") == b"\r\n> "
-    assert host.send(b"\nabcd") == b"\r\nSEND OK\r\n"
+    assert host.send(b"\n") == b""  # the tail of CR LF, written separately
+    assert host.send(b"hello") == b"\r\nSEND OK\r\n"
     assert host.at(1.6) == b'\r\n+QIURC: "recv",0\r\n'
-    assert host.send(b"AT+QIRD=0,10\r") == b"\r\n+QIRD: 5\r\n\nabcd\r\n" + OK
+    assert host.send(b"AT+QIRD=0,10\r") == b"\r\n+QIRD: 5\r\nhello\r\n" + OK
+
+
+def test_a_counted_payload_may_contain_line_feeds() -> None:
+    """Only the byte right after the command's CR can be its LF tail: later LFs are data (here
+    the payload starts with one after the tail, and has another inside)."""
+    host = Host("bg96")
+    quectel_tcp(host)
+    assert host.send(b"AT+QISEND=0,5\r") == b"\r\n> "
+    assert host.send(b"\n\nab\nc") == b"\r\nSEND OK\r\n"
+    assert host.at(1.6) == b'\r\n+QIURC: "recv",0\r\n'
+    assert host.send(b"AT+QIRD=0,10\r") == b"\r\n+QIRD: 5\r\n\nab\nc\r\n" + OK
 
 
 def test_cr_lf_ending_a_counted_send_is_not_data() -> None:

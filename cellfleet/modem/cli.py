@@ -94,7 +94,8 @@ def _devices(scenario: str | None, device: int | None, count: int, seed: int | N
     try:
         return devices_from_scenario(scenario, range(first, first + count), seed=seed)
     except ScenarioDeviceError as exc:
-        raise click.UsageError(f"--scenario {scenario} --device {first}: {exc}") from None
+        given = f"--scenario {scenario}" + ("" if device is None else f" --device {device}")  # only what was given
+        raise click.UsageError(f"{given}: {exc}") from None
 
 
 @modem.command()

@@ -14,6 +14,7 @@ from cellfleet.modem.cmd_registry import (
     register,
 )
 from cellfleet.modem.errors import CmeError
+from cellfleet.modem.state import PIN_ATTEMPTS, PUK_ATTEMPTS
 
 # ----------------------------------------------------------------------- V.250 §6.2 settings
 #: basic command -> (TaSettings field, accepted values); V.250: a missing value means 0.
@@ -89,8 +90,10 @@ S_RANGES = {0: range(256), 3: range(128), 4: range(128), 5: range(128), 6: range
 
 
 def _s_register(ctx: CommandContext) -> Reply:
-    """V.250 §5.3.2: ``Sn=<value>`` sets, ``Sn?`` reads as three decimal digits. The values are
-    kept (S3/S4 do not change the framing of this modem)."""
+    """V.250 §5.3.2: ``Sn=<value>`` sets, ``Sn?`` reads as three decimal digits. S3 and S5 are
+    the command line's terminator and editing character from the next command line on (V.250
+    §6.2.1: the line that sets S3 was ended by the old one; §6.2.3); S3 and S4 frame responses
+    from this command's own result on (§6.2.1, §6.2.2) — virtual.py applies them."""
     number = int(ctx.command.name[1:])
     registers = ctx.state.settings.s_registers
     if ctx.command.form == "read":
@@ -209,21 +212,27 @@ def cmee_test(ctx: CommandContext) -> Reply:
 # ----------------------------------------------------------------------- SIM (27.007 §8.3)
 @register("+CPIN", "read")
 def cpin_read(ctx: CommandContext) -> Reply:
-    """``+CPIN: READY`` / ``SIM PIN`` / ``SIM PUK``; CME 10 without a SIM."""
+    """``+CPIN: READY`` / ``SIM PIN`` / ``SIM PUK``; CME 10 without a SIM, CME 13 "SIM failure"
+    (27.007 §9.2.1) once the PUK is blocked (27.007 §8.3 has no <code> for it)."""
     state = ctx.modem.sim_state()
     if state == "NOT INSERTED":
         return cme(CmeError.SIM_NOT_INSERTED)
+    if state == "SIM BLOCKED":
+        return cme(CmeError.SIM_FAILURE)
     return ok(f"+CPIN: {state}")
 
 
 @register("+CPIN", "set")
 def cpin_set(ctx: CommandContext) -> Reply:
     """``+CPIN="<pin>"`` unlocks; ``+CPIN="<puk>","<new pin>"`` unblocks after three wrong PINs.
-    Wrong: CME 16 (incorrect password); nothing to unlock: CME 3. On success the profile's
-    SIM-ready URCs follow (reference §5)."""
+    Wrong: CME 16 (incorrect password); nothing to unlock: CME 3. The tenth wrong PUK blocks the
+    SIM for good (TS 31.101 / ETSI TS 102 221 §9.5): CME 13 from then on. On success the
+    profile's SIM-ready URCs follow (reference §5)."""
     state = ctx.modem.sim_state()
     if state == "NOT INSERTED":
         return cme(CmeError.SIM_NOT_INSERTED)
+    if state == "SIM BLOCKED":
+        return cme(CmeError.SIM_FAILURE)
     if state == "READY":
         return cme(CmeError.OPERATION_NOT_ALLOWED)
     ctx.max_args(2)
@@ -239,10 +248,12 @@ def cpin_set(ctx: CommandContext) -> Reply:
         if new_pin is None:
             return cme(CmeError.SIM_PUK_REQUIRED)
         if code != device.sim_puk:
-            return cme(CmeError.INCORRECT_PASSWORD)
+            sim.puk_attempts_left -= 1
+            return cme(CmeError.INCORRECT_PASSWORD)  # the tenth leaves the SIM blocked
         device.sim_pin = new_pin
+        sim.puk_attempts_left = PUK_ATTEMPTS
     sim.sim_unlocked = True
-    sim.pin_attempts_left = 3
+    sim.pin_attempts_left = PIN_ATTEMPTS
     for text in ctx.profile.sim_ready_urcs:
         ctx.urc(text)
     return ok()

@@ -18,15 +18,18 @@ A handler may
   ``cms(code)``, ``Reply(lines, final="SEND OK")``; lines may be ``bytes`` (raw data);
 * raise :class:`CommandError` (``ctx.int_arg`` / ``ctx.require_sim`` do) to answer an error;
 * take simulated latency: ``Reply(latency_s=...)``, else the profile's latency table applies;
-  the final result (and everything after it on the line) waits that long, and any byte from
-  the host meanwhile aborts it (see ``virtual.py``);
+  the final result (and everything after it on the line) waits that long. V.250 §5.6.1: only
+  commands noted as abortable (``Profile.abortable_commands``, or ``Reply(abortable=True)``)
+  are aborted by a character from the host meanwhile; for the others the host's input waits
+  until the final result (see ``virtual.py``);
 * ask for a payload: ``Reply(prompt=PromptRequest(on_payload, char=">", count=None))`` writes
   the prompt, collects the bytes (until Ctrl-Z, or exactly ``count``) and then calls
   ``on_payload(ctx, data)`` for the final reply; ESC cancels (the reply is ``on_cancel``);
 * emit URCs: ``ctx.urc(text)`` (after the final result, 27.005 +CNMI ``<bfr>`` buffering) or
   ``ctx.schedule(at_s, action)`` — ``action(at_s)`` runs at that simulated time and returns the
   URC lines to write (it may change state then);
-* keep its own state in ``ctx.state.extensions[<name>]`` (volatile: cleared at reboot).
+* keep its own state in ``ctx.state.extensions[<name>]`` (volatile: cleared at reboot; a
+  ``@before_reboot`` hook ``hook(modem, now_s)`` runs just before, e.g. to bill open sockets).
 
 The profile decides which registered commands a module has (``Profile.commands``).
 """
@@ -73,6 +76,9 @@ class Reply:
     code: int | None = None
     latency_s: float | None = None
     prompt: PromptRequest | None = None
+    #: whether a character from the host aborts the command during its latency (V.250 §5.6.1);
+    #: None: the profile decides (``Profile.abortable``)
+    abortable: bool | None = None
 
     @property
     def failed(self) -> bool:
@@ -178,12 +184,13 @@ class CommandContext:
 
     # ---------------------------------------------------------------------- SIM
     def require_sim(self, *, pin: bool = True) -> None:
-        """27.007 §9.2: CME 10 without a SIM, 11/12 while it waits for its PIN/PUK (``pin``);
-        SMS commands get the 27.005 §3.2.5 codes 310/311/316."""
+        """27.007 §9.2: CME 10 without a SIM, 11/12 while it waits for its PIN/PUK (``pin``),
+        13 (SIM failure) once its PUK is blocked too; SMS commands get the 27.005 §3.2.5 codes
+        310/311/316/313."""
         state = self.modem.sim_state()
-        if state == "READY" or (state != "NOT INSERTED" and not pin):
+        if state == "READY" or (state != "NOT INSERTED" and not pin):  # EF_ICCID: access ALW
             return
-        codes = {"NOT INSERTED": (10, 310), "SIM PIN": (11, 311), "SIM PUK": (12, 316)}[state]
+        codes = {"NOT INSERTED": (10, 310), "SIM PIN": (11, 311), "SIM PUK": (12, 316), "SIM BLOCKED": (13, 313)}[state]
         raise CommandError(cms(codes[1]) if self._sms else cme(codes[0]))
 
     # ---------------------------------------------------------------------- URCs
@@ -245,3 +252,19 @@ def on_network_change(watcher: NetworkWatcher) -> NetworkWatcher:
 
 def network_watchers() -> tuple[NetworkWatcher, ...]:
     return tuple(_WATCHERS)
+
+
+#: ``hook(modem, now_s)``: runs when the modem is about to reboot or power off, before its
+#: volatile state (``state.extensions``) is cleared.
+RebootHook = Callable[["VirtualModem", float], None]
+_REBOOT_HOOKS: list[RebootHook] = []
+
+
+def before_reboot(hook: RebootHook) -> RebootHook:
+    """Register ``hook`` (decorator); hooks run in registration order."""
+    _REBOOT_HOOKS.append(hook)
+    return hook
+
+
+def reboot_hooks() -> tuple[RebootHook, ...]:
+    return tuple(_REBOOT_HOOKS)

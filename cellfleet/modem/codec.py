@@ -97,23 +97,28 @@ __all__ = [
 # Modem side: formatting (V.250 §5.7)
 
 
-def format_line(text: str, *, verbose: bool = True) -> bytes:
-    """An information line or URC: ``<CR><LF>text<CR><LF>`` with ``ATV1``; ``text<CR><LF>`` with
-    ``ATV0`` (V.250 §6.2.6 Table 5: the header is left out, the trailer kept)."""
+def format_line(text: str, *, verbose: bool = True, s3: int = CR, s4: int = LF) -> bytes:
+    """An information line or URC: ``<S3><S4>text<S3><S4>`` with ``ATV1``; ``text<S3><S4>``
+    with ``ATV0`` (V.250 §6.2.6 Table: the header is left out, the trailer kept). S3 and S4 are
+    the S-registers of V.250 §6.2.1/§6.2.2, CR and LF by default."""
     body = text.encode("latin-1")
-    return b"\r\n" + body + b"\r\n" if verbose else body + b"\r\n"
+    end = bytes((s3, s4))
+    return end + body + end if verbose else body + end
 
 
-def format_final(kind: FinalKind, code: int | None = None, *, verbose: bool = True, cmee: int = 1) -> bytes:
-    """A final result code. V1: ``<CR><LF>OK<CR><LF>``; V0: the numeric code and CR (``0\\r``,
-    V.250 §5.7.1 Table 1); kinds without a numeric form keep their text (``+CME ERROR: 10\\r``).
+def format_final(
+    kind: FinalKind, code: int | None = None, *, verbose: bool = True, cmee: int = 1, s3: int = CR, s4: int = LF
+) -> bytes:
+    """A final result code. V1: ``<S3><S4>OK<S3><S4>``; V0: the numeric code and S3 (``0\\r``,
+    V.250 §5.7.1 Table 1, §6.2.6); kinds without a numeric form keep their text
+    (``+CME ERROR: 10\\r``). S3/S4 (V.250 §6.2.1/§6.2.2) are CR and LF by default.
     ``CME``: ``+CMEE`` 0 gives plain ERROR, 1 the number, 2 the verbose text (TS 27.007 §9.1).
     ``CMS``: numeric, verbose with ``+CMEE=2`` (TS 27.005 §3.2.5 has no switch of its own)."""
     if kind == "CME":
         if code is None:
             raise ValueError("a +CME ERROR needs a code")
         if cmee == 0:
-            return format_final("ERROR", verbose=verbose)
+            return format_final("ERROR", verbose=verbose, s3=s3, s4=s4)
         text = f"+CME ERROR: {errors.cme_text(code) if cmee == 2 else code}"
     elif kind == "CMS":
         if code is None:
@@ -126,7 +131,8 @@ def format_final(kind: FinalKind, code: int | None = None, *, verbose: bool = Tr
     else:
         raise ValueError(f"unknown final result kind {kind!r}")
     body = text.encode("latin-1")
-    return b"\r\n" + body + b"\r\n" if verbose else body + b"\r"
+    end = bytes((s3, s4))
+    return end + body + end if verbose else body + bytes((s3,))
 
 
 def format_prompt(char: Literal[">", "@"] = ">") -> bytes:

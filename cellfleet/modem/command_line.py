@@ -270,11 +270,15 @@ class CommandLineReader:
     """Turns the host's byte stream into command-line events (modem side).
 
     V.250 §5.2.1: a line starts with ``AT``/``at`` (also ``At``/``aT``) and ends with S3 (CR);
-    a lone LF also ends a line and the LF right after CR is ignored (reference §1). Bytes before
-    the prefix are dropped. S5 (backspace) deletes the previous character (§5.2.2). ``A/``
-    repeats the last line at once (§5.2.4). Bytes that arrive in one ``feed`` are all parsed as
-    command-line bytes: a host must wait for the prompt before sending a payload, as real modules
-    require (27.005 §3.5.1).
+    a lone LF also ends a line (reference §1). Bytes before the prefix are dropped. S5
+    (backspace) deletes the previous character (§5.2.2). ``A/`` repeats the last line at once
+    (§5.2.4). Bytes that arrive in one ``feed`` are all parsed as command-line bytes: a host must
+    wait for the prompt before sending a payload, as real modules require (27.005 §3.5.1).
+
+    **The LF of CR LF** (V.250 §5.6.1 lets the DTE append a line feed after the terminator;
+    reference §1): an LF is skipped as the tail of CR LF iff it is the very next byte after the
+    S3 that ended a command line, whenever it arrives (even as the first byte after a payload
+    prompt); any other LF is data or a line end. ``lf_is_tail`` tells the modem.
     """
 
     def __init__(self, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
@@ -285,20 +289,35 @@ class CommandLineReader:
         self.backspace = BS
         self._line = bytearray()
         self._dropped_bytes = 0
-        self._after_cr = False
+        #: the last byte fed was the S3 that ended a command line (module rule "the LF of CR LF")
+        self._after_terminator = False
         self._last_line: str | None = None
         self._payload: bytearray | None = None
         self._payload_count: int | None = None
         self._payload_dropped = 0
+        self._text_lines = False
+        self._payload_after_cr = False
+
+    @property
+    def lf_is_tail(self) -> bool:
+        """An LF fed next would be the tail of the CR LF that ended the last line (skipped)."""
+        return self._after_terminator
+
+    @property
+    def holds_command_prefix(self) -> bool:
+        """A partial line that has started with ``AT`` is held: the host is typing a command."""
+        return self._payload is None and _at_index(self._line) >= 0
 
     @property
     def in_payload(self) -> bool:
         """True while payload bytes are expected."""
         return self._payload is not None
 
-    def expect_payload(self, *, until_ctrl_z: bool = True, count: int | None = None) -> None:
+    def expect_payload(self, *, until_ctrl_z: bool = True, count: int | None = None, text_lines: bool = False) -> None:
         """The modem sent a ``> `` / ``@`` prompt: the next bytes are payload, ended by Ctrl-Z
-        (0x1A, excluded) or cancelled by ESC (0x1B), or exactly ``count`` raw bytes."""
+        (0x1A, excluded) or cancelled by ESC (0x1B), or exactly ``count`` raw bytes.
+        ``text_lines`` (27.005 §3.5.1 text mode, a prompt per CR-ended line): the LF of a CR LF
+        line end is not part of the text."""
         if count is None and not until_ctrl_z:
             raise ValueError("a payload ends with Ctrl-Z or after count bytes: give one")
         if count is not None and not 1 <= count <= self.max_line_bytes:
@@ -306,6 +325,8 @@ class CommandLineReader:
         self._payload = bytearray()
         self._payload_count = count
         self._payload_dropped = 0
+        self._text_lines = text_lines and count is None
+        self._payload_after_cr = False
 
     def cancel_payload(self) -> None:
         """Leave payload mode without an event (e.g. the modem timed the payload out)."""
@@ -320,10 +341,10 @@ class CommandLineReader:
                 continue
             byte = data[pos]
             pos += 1
-            if byte == LF and self._after_cr:
-                self._after_cr = False
+            if byte == LF and self._after_terminator:
+                self._after_terminator = False  # the tail of CR LF (class docstring)
                 continue
-            self._after_cr = byte == self.terminator
+            self._after_terminator = byte == self.terminator
             if byte == self.terminator or byte == LF:
                 self._end_line(events)
             elif byte == self.backspace:
@@ -353,19 +374,11 @@ class CommandLineReader:
         self._line.clear()
         self._dropped_bytes = 0
 
-    def new_read(self) -> None:
-        """The next bytes come from a new read of the host's writes. A host that ends a command
-        with CR LF writes both at once, before it can see a payload prompt; so in a counted
-        payload (``@``, ``AT+QISEND=<id>,<len>``) an LF at the start of a later read is data, not
-        the tail of that CR LF (which is skipped only when it comes with the CR)."""
-        if self._payload is not None and self._payload_count is not None:
-            self._after_cr = False
-
     def _feed_payload(self, data: bytes, pos: int, events: list) -> int:
         payload = self._payload
         assert payload is not None
-        if self._after_cr:  # the LF of the CR LF that ended the command line
-            self._after_cr = False
+        if self._after_terminator:  # the LF of the CR LF that ended the command line, if it is one
+            self._after_terminator = False
             if data[pos] == LF:
                 return pos + 1
         if self._payload_count is not None:
@@ -378,6 +391,8 @@ class CommandLineReader:
             return pos
         stop = _first_of(data, pos, (CTRL_Z, ESC))
         chunk = data[pos : stop if stop >= 0 else len(data)]
+        if self._text_lines:
+            chunk = self._drop_line_feeds(chunk)
         room = self.max_line_bytes - len(payload)
         payload += chunk[:room]
         self._payload_dropped += max(0, len(chunk) - room)
@@ -387,6 +402,16 @@ class CommandLineReader:
         events.append(PayloadEvent(bytes(payload), cancelled=data[stop] == ESC or overflowed, overflowed=overflowed))
         self._payload = None
         return stop + 1
+
+
+    def _drop_line_feeds(self, chunk: bytes) -> bytes:
+        """27.005 §3.5.1 text entry: the LF right after a CR (a CR LF line end) is dropped."""
+        out = bytearray()
+        for byte in chunk:
+            if not (byte == LF and self._payload_after_cr):
+                out.append(byte)
+            self._payload_after_cr = byte == CR
+        return bytes(out)
 
 
 def _at_index(line: bytes | bytearray) -> int:

@@ -8,8 +8,14 @@
 * a reader thread feeds :class:`~cellfleet.modem.responses.ResponseReader`, which removes the echo
   (§8.1) and recognises URCs wherever they appear, also mid-response (§8.2); URCs go to
   subscribers (:meth:`subscribe`, :meth:`wait_urc`), everything else to the pending command;
-* :meth:`sync` is the lab routine: ``ESC CR`` (aborts a pending prompt, 27.005 §3.5.1), ``AT``
-  until ``OK``, then ``ATE0``, ``ATV1``, ``AT+CMEE=1`` (V.250 §6.2.4, §6.2.6; 27.007 §9.1);
+* :meth:`sync` is the lab routine: ``ESC CR`` (aborts a pending prompt, 27.005 §3.5.1), ``ATQ0``
+  until ``OK`` (a bare ``AT`` never answers on a modem a previous client left in ``ATQ1``,
+  V.250 §6.2.5; ``Q0`` is in effect by the time its own result is formatted), then ``ATE0``,
+  ``ATV1``, ``AT+CMEE=1`` (V.250 §6.2.4, §6.2.6; 27.007 §9.1);
+* a command that times out is abandoned deliberately: ``ESC`` aborts it (V.250 §5.6.1: any
+  character aborts an abortable command, which then answers with a final result; 27.005 §3.5.1:
+  ESC cancels a prompt; a modem that is idle ignores it, V.250 §5.2.1), and the next command
+  waits for that late final, or for a quiet port, so the late final never answers it;
 * per-command timeouts from :class:`~cellfleet.modem.timeouts.TimeoutTable` (§8.3);
 * ``+CME ERROR: 14`` (SIM busy, 27.007 §9.2) and vendor ``515`` (please wait) are retried with
   back-off a bounded number of times, as python-gsmmodem does (§2);
@@ -42,7 +48,13 @@ from cellfleet.modem.driver_prompts import (
     parse_line,
     wants_ctrl_z,
 )
-from cellfleet.modem.driver_urcs import Subscription, UrcHub, UrcRecord
+from cellfleet.modem.driver_urcs import (
+    URC_WAIT_TIMEOUT_S,
+    Subscription,
+    UrcHub,
+    UrcRecord,
+    remember_urc_settings,
+)
 from cellfleet.modem.errors import (
     AtError,
     AtTimeout,
@@ -62,21 +74,22 @@ SIM_BUSY_CODES = frozenset({14, 515})
 """``+CME ERROR`` codes retried: 14 SIM busy (27.007 §9.2), 515 "please wait, init or command in
 progress" (vendor; python-gsmmodem retries both)."""
 
-URC_SETTING_COMMANDS = frozenset(
-    {"+CREG", "+CGREG", "+CEREG", "+C5GREG", "+CGEREP", "+CNMI", "+CMER", "+CEDRXS", "+CSCON",
-     "+CTZR", "+CMGF", "+CSCS"}
-)
-"""Set commands that decide which URCs the modem sends and how they read (27.007 §7.2 +CREG,
-§10.1.20 +CGREG, §10.1.22 +CEREG, §10.1.19 +CGEREP, §8.10 +CMER, §7.40 +CEDRXS, §10.1.31
-+CSCON, §8.41 +CTZR; 27.005 §3.4.1 +CNMI, §3.2.3 +CMGF and 27.007 §5.5 +CSCS for the
-+CMT/+CMTI formats). Re-applied after a reconnect; ``ATZ`` / ``AT&F`` forget them."""
-
 AT_SYNC_TRIES, AT_SYNC_TRY_TIMEOUT_S = 5, 1.0
 """ModemManager sends ``AT`` up to 20 times (3 s each) when probing, Zephyr 4 times (§3);
 autobauding modules need several before they lock (§8.4)."""
+SYNC_PROBE = "ATQ0"
+"""The sync probe: ``AT`` with result codes switched on (V.250 §6.2.5), so a modem left in
+``ATQ1`` answers too."""
 QUIET_S, QUIET_MAX_S = 0.1, 1.0
 """Before a command that follows a timeout or an ``ESC``, wait until the port has been quiet for
 ``QUIET_S`` (at most ``QUIET_MAX_S``): a late final result must not answer the next command."""
+ORPHAN_QUIET_S = 0.5
+"""While the final of an abandoned command is still due, the port must be quiet this long (from
+the abort on) before the next command goes out: time for the modem to answer the abort."""
+PROMPT_TIMEOUT_S = 5.0
+"""How long :meth:`ModemDriver.command_with_prompt` waits for the prompt (python-gsmmodem: 5 s)."""
+SIM_BUSY_MAX_BACKOFF_S = 4.0
+"""The longest pause between two tries of a command answered with SIM busy."""
 AT_PROMPT_DELAY_S = 0.05
 """u-blox SARA AT manual (+USOWR binary mode): wait at least 50 ms after ``@`` before the data."""
 
@@ -114,6 +127,7 @@ class ModemDriver:
         self._command_lock = threading.RLock()  # one command at a time (§8.17)
         self._lock = threading.Lock()  # the pending command and the reader, shared with the reader thread
         self._pending: PendingCommand | None = None
+        self._orphan: PendingCommand | None = None  # abandoned, its late final still due
         self._reader = self._new_reader()
         self.urcs = UrcHub()
         """Subscribers and history of this driver's URCs."""
@@ -155,7 +169,7 @@ class ModemDriver:
                     if exc.code not in SIM_BUSY_CODES or attempt == self.sim_busy_retries:
                         raise
                     self._port.event(f"SIM busy ({exc.code}), retry {attempt + 1} of {line}")
-                    time.sleep(min(self.sim_busy_backoff_s * 2**attempt, 4.0))
+                    time.sleep(min(self.sim_busy_backoff_s * 2**attempt, SIM_BUSY_MAX_BACKOFF_S))
                     continue
                 self._remember_settings(line)
                 return response
@@ -167,7 +181,7 @@ class ModemDriver:
         payload: bytes,
         *,
         timeout_s: float | None = None,
-        prompt_timeout_s: float = 5.0,
+        prompt_timeout_s: float = PROMPT_TIMEOUT_S,
         ctrl_z: bool | None = None,
     ) -> Response:
         """Send a command that answers with a prompt (``> `` or ``@``), then ``payload``.
@@ -178,17 +192,17 @@ class ModemDriver:
         (``+QISEND=<id>,<len>``, u-blox ``+USOWR`` / ``+USOST`` with the ``@`` prompt), whose
         payload must have exactly the declared length (``ValueError`` otherwise). When no prompt
         arrives within ``prompt_timeout_s`` (python-gsmmodem waits 5 s), ``ESC`` is sent to
-        cancel and :class:`AtTimeout` raised.
+        cancel and :class:`AtTimeout` raised. A command not in
+        :data:`~cellfleet.modem.responses.PROMPT_COMMANDS` may answer with ``>`` or ``@``.
         """
         line = _command_line(line)
         use_ctrl_z = wants_ctrl_z(line) if ctrl_z is None else ctrl_z
         check_payload(line, payload, use_ctrl_z)
         with self._command_lock:
             self._ensure_ready()
-            pending = self._start(line)
+            pending = self._start(line, prompts=">@")
             if not pending.progress.wait(prompt_timeout_s):
-                self._port.write(ESC)
-                self._abandon(pending)
+                self._abandon(pending)  # ESC cancels the prompt, if it comes late (27.005 §3.5.1)
                 raise AtTimeout(line, prompt_timeout_s)
             if pending.prompt is None:  # a final result instead of the prompt
                 return self._finish(pending, prompt_timeout_s)
@@ -201,8 +215,8 @@ class ModemDriver:
             return self._finish(pending, timeout_s or self.timeouts.timeout_for(line))
 
     def sync(self, *, tries: int = AT_SYNC_TRIES, try_timeout_s: float = AT_SYNC_TRY_TIMEOUT_S) -> None:
-        """The lab routine (reference §8): ``ESC CR``, ``AT`` until ``OK`` (up to ``tries``),
-        then ``ATE0``, ``ATV1``, ``AT+CMEE=1``. Raises :class:`AtTimeout` when ``AT`` never
+        """The lab routine (reference §8): ``ESC CR``, ``ATQ0`` until ``OK`` (up to ``tries``),
+        then ``ATE0``, ``ATV1``, ``AT+CMEE=1``. Raises :class:`AtTimeout` when ``ATQ0`` never
         gets an answer."""
         with self._command_lock:
             self._ensure_ready(resync=False)
@@ -223,7 +237,7 @@ class ModemDriver:
         return self.urcs.wait(prefix, timeout_s).text
 
     def wait_urc_record(
-        self, prefix: str = "", timeout_s: float = 10.0, *, pattern: str | None = None, after: int | None = None
+        self, prefix: str = "", timeout_s: float = URC_WAIT_TIMEOUT_S, *, pattern: str | None = None, after: int | None = None
     ) -> UrcRecord:
         """:meth:`UrcHub.wait`: a URC after mark ``after`` with ``prefix`` (and regex ``pattern``)."""
         return self.urcs.wait(prefix, timeout_s, pattern=pattern, after=after)
@@ -258,15 +272,15 @@ class ModemDriver:
         if resync and self._resync_needed:
             self._resync()
 
-    def _start(self, line: str) -> PendingCommand:
+    def _start(self, line: str, *, prompts: str = "") -> PendingCommand:
         if self._stale:
-            self._wait_quiet()
+            self._settle()
         pending = PendingCommand(line)
         with self._lock:
             if not self._port.connected.is_set() or self._port.gone is not None:
                 raise self._port.gone or PortGone(f"{self.url}: port is gone")
             self._pending = pending
-            self._reader.command_sent(line)
+            self._reader.command_sent(line, prompts=prompts)
         self._port.write(line.encode("ascii") + CR)
         return pending
 
@@ -277,8 +291,7 @@ class ModemDriver:
             self._abandon(pending)
             raise AtTimeout(line, timeout_s)
         if pending.prompt is not None and not pending.done.is_set():
-            # A prompt nobody will answer would block the modem: cancel it (27.005 §3.5.1).
-            self._port.write(ESC)
+            # A prompt nobody will answer would block the modem: ESC cancels it (27.005 §3.5.1).
             self._abandon(pending)
             raise AtError(f"{line}: the modem answered with a prompt; use command_with_prompt")
         return self._finish(pending, timeout_s)
@@ -296,18 +309,37 @@ class ModemDriver:
         raise exception_for_final(pending.line, final.text)
 
     def _abandon(self, pending: PendingCommand) -> None:
-        """A command timed out: forget it, and let the next one wait for a quiet port first."""
+        """Give up on ``pending`` (no final or prompt in time) and abort it with ``ESC``: V.250
+        §5.6.1 lets any character abort an abortable command, which then answers with a final
+        result code; 27.005 §3.5.1 has ESC cancel a prompt; an idle modem ignores characters
+        before ``AT`` (V.250 §5.2.1). Its late final is then awaited (:meth:`_settle`) instead of
+        being taken for the answer of the next command, whose first byte would abort it too."""
         with self._lock:
             if self._pending is pending:
                 self._pending = None
+                if not pending.done.is_set():
+                    self._orphan = pending  # the reader keeps it pending until its final
+        try:
+            self._port.write(ESC)
+        except AtError as exc:  # the port failed; the next command reports it
+            self._port.event(f"abort of {pending.line} not sent: {exc}")
         self._mark_stale()
 
-    def _wait_quiet(self) -> None:
+    def _settle(self) -> None:
+        """Before the next command: wait for the abandoned command's final (a quiet port for
+        ``ORPHAN_QUIET_S``), then for ``QUIET_S`` of quiet, ``QUIET_MAX_S`` at most."""
         started = time.monotonic()
         while time.monotonic() - started < QUIET_MAX_S:
-            if time.monotonic() - max(self._port.last_rx_s, self._stale_since_s) >= QUIET_S:
+            orphan = self._orphan
+            quiet_s = ORPHAN_QUIET_S if orphan is not None and not orphan.done.is_set() else QUIET_S
+            if time.monotonic() - max(self._port.last_rx_s, self._stale_since_s) >= quiet_s:
                 break
             time.sleep(QUIET_S / 4)
+        with self._lock:
+            orphan, self._orphan = self._orphan, None
+            if orphan is not None and not orphan.done.is_set():
+                self._reader.abandon()  # no final came: keep the reader in step with the driver
+                self._port.event(f"no final result for abandoned {orphan.line}")
         self._stale = False
 
     def _mark_stale(self) -> None:
@@ -316,13 +348,13 @@ class ModemDriver:
 
     def _sync_unlocked(self, tries: int, try_timeout_s: float) -> None:
         # ESC cancels a pending prompt (27.005 §3.5.1) and, like any byte, aborts a running
-        # command (V.250 §5.6.1); either may still answer, so wait for quiet before AT.
+        # abortable command (V.250 §5.6.1); either may still answer, so wait for quiet first.
         self._port.write(ESC + CR)
         self._mark_stale()
         last: AtError | None = None
         for _ in range(max(1, tries)):
             try:
-                self._exchange("AT", try_timeout_s)
+                self._exchange(SYNC_PROBE, try_timeout_s)
                 break
             except (AtTimeout, CommandFailed) as exc:  # maybe a late answer: quiet first
                 last = exc
@@ -345,18 +377,12 @@ class ModemDriver:
         self._port.event("re-synced")
 
     def _remember_settings(self, line: str) -> None:
-        for command in parse_line(line):
-            if command.name in ("Z", "&F"):
-                self._urc_settings.clear()
-            elif command.form == "set" and command.name in URC_SETTING_COMMANDS:
-                self._urc_settings[command.name] = f"{command.name}={command.args}"
+        remember_urc_settings(self._urc_settings, parse_line(line))
 
     # ---------------------------------------------------------------- port events
 
     def _new_reader(self) -> ResponseReader:
-        if self._urc_prefixes is None:
-            return ResponseReader()
-        return ResponseReader(urc_prefixes=self._urc_prefixes)
+        return ResponseReader(urc_prefixes=self._urc_prefixes)  # None: the default prefixes
 
     def _on_lost(self, exc: BaseException) -> None:
         with self._lock:
@@ -377,7 +403,7 @@ class ModemDriver:
                 self._port.event(f"re-sync failed: {exc}")
 
     def _fail_pending(self, error: AtError) -> None:
-        pending, self._pending = self._pending, None
+        pending, self._pending, self._orphan = self._pending, None, None
         if pending is not None:
             pending.fail(error)
 
@@ -386,5 +412,8 @@ class ModemDriver:
     def _on_bytes(self, data: bytes) -> None:
         with self._lock:
             for event in self._reader.feed(data):
-                if route_event(event, self._pending, self.urcs, self.url):
-                    self._pending = None  # its final result arrived
+                target = self._pending or self._orphan  # the orphan's late lines are dropped
+                if route_event(event, target, self.urcs, self.url):
+                    if target is self._orphan and target.final is not None:
+                        self._port.event(f"late final {target.final.text!r} of abandoned {target.line}")
+                    self._pending = self._orphan = None  # its final result arrived

@@ -28,6 +28,7 @@ import serial
 from cellfleet.modem import codec
 from cellfleet.modem.driver import ModemDriver, Response
 from cellfleet.modem.driver_prompts import needs_prompt
+from cellfleet.modem.driver_urcs import URC_WAIT_TIMEOUT_S
 from cellfleet.modem.errors import (
     AtError,
     AtSyntaxError,
@@ -153,9 +154,28 @@ def probe_registration(driver: ModemDriver) -> CregInfo | None:
     return chosen
 
 
+@contextmanager
+def ira_charset(driver: ModemDriver) -> Iterator[None]:
+    """Strings read meanwhile come in IRA: 27.007 §5.5 +CSCS sets the character set of every
+    string the modem sends, and a previous session may have left ``"UCS2"`` (hex) or ``"GSM"``
+    (reference §8.7, §8.14). The previous set is put back afterwards."""
+    old = _first_line(_query(driver, "AT+CSCS?"), "+CSCS")
+    changed = old is not None and old.upper() != "IRA" and _query(driver, 'AT+CSCS="IRA"') is not None
+    try:
+        yield
+    finally:
+        if changed:
+            _query(driver, f'AT+CSCS="{old}"')
+
+
 def probe_operator(driver: ModemDriver) -> tuple[str | None, str | None, int | None]:
-    """(operator name, PLMN, AcT) from ``+COPS?`` (27.007 §7.3), the PLMN read with format 2
-    and the format put back."""
+    """(operator name, PLMN, AcT) from ``+COPS?`` (27.007 §7.3), read in the IRA character set
+    (:func:`ira_charset`), the PLMN read with format 2 and the format put back."""
+    with ira_charset(driver):
+        return _read_operator(driver)
+
+
+def _read_operator(driver: ModemDriver) -> tuple[str | None, str | None, int | None]:
     fields = codec.split_args(_first_line(_query(driver, "AT+COPS?"), "+COPS") or "")
     if len(fields) < 3 or fields[2] is None:
         return None, None, None
@@ -294,7 +314,7 @@ def probe(port: str, as_json: bool, baud: int, log_path: str | None) -> None:
 @_port
 @_baud
 @_log
-@click.option("--sync/--no-sync", default=True, show_default=True, help="Run ESC, AT, ATE0, ATV1, AT+CMEE=1 first.")
+@click.option("--sync/--no-sync", default=True, show_default=True, help="Run ESC, ATQ0, ATE0, ATV1, AT+CMEE=1 first.")
 def shell(port: str, baud: int, log_path: str | None, sync: bool) -> None:
     """Interactive AT shell: one command line per input line, URCs shown as they arrive.
 
@@ -342,7 +362,7 @@ def shell(port: str, baud: int, log_path: str | None, sync: bool) -> None:
 def _shell_wait(driver: ModemDriver, line: str, mark: int, say: Callable[[str], None]) -> None:
     """``!wait PREFIX [SECONDS]`` (default 10 s): PREFIX may contain spaces when SECONDS is given."""
     words = line.split()[1:]
-    timeout_s = 10.0
+    timeout_s = URC_WAIT_TIMEOUT_S
     if len(words) >= 2:
         try:
             timeout_s = float(words[-1])

@@ -3,7 +3,8 @@
 :class:`~cellfleet.modem.driver.ModemDriver`'s reader thread feeds the modem's bytes to a
 :class:`~cellfleet.modem.responses.ResponseReader` and hands each event to :func:`route_event`,
 under the driver's lock. The echo is dropped (reference §8.1); a line with control characters is
-line noise and dropped too (the raw log keeps it); URCs, wherever they fall (§8.2), and lines
+line noise and dropped too (the raw log keeps it), except the data line of an SMS answer
+(``InfoLine.data_line``) and lines that carry data, which are free text; URCs, wherever they fall (§8.2), and lines
 that arrive while no command is pending go to the :class:`~cellfleet.modem.driver_urcs.UrcHub`;
 information lines, a prompt and the final result go to the :class:`PendingCommand`, whose events
 wake the thread waiting for it. :class:`Response` is what a successful command returns.
@@ -67,7 +68,7 @@ def route_event(event: object, pending: PendingCommand | None, urcs: UrcHub, url
     it was ``pending``'s final result, so the caller must forget ``pending``."""
     if isinstance(event, Echo):
         return False
-    if isinstance(event, (InfoLine, Urc)) and event.data is None and _is_noise(event.text):
+    if isinstance(event, (InfoLine, Urc)) and not _is_free_text(event) and _is_noise(event.text):
         log.debug("%s: noise line dropped: %r", url, event.text)
         return False
     if isinstance(event, Urc):
@@ -92,8 +93,16 @@ def route_event(event: object, pending: PendingCommand | None, urcs: UrcHub, url
     return False
 
 
+def _is_free_text(event: InfoLine | Urc) -> bool:
+    """A line that carries data (an SMS body or PDU line, 27.005 §3.4.2/§3.4.3; bytes that
+    followed it) may hold any byte."""
+    return event.data is not None or (isinstance(event, InfoLine) and event.data_line)
+
+
 def _is_noise(text: str) -> bool:
     """A line with C0 control characters (other than TAB) or DEL is line noise, not an AT
     response: AT responses are IRA text (V.250 §5.1), and binary (QCDM, DIAG) or a garbled
-    boot banner is what produces such lines (reference §8.4, §8.20). The raw log keeps it."""
+    boot banner is what produces such lines (reference §8.4, §8.20). The raw log keeps it.
+    Never applied to an SMS body or PDU line: with ``+CSCS="GSM"`` text is GSM 7-bit, where
+    ``@`` is 0x00, ``$`` 0x02, ``_`` 0x11 (23.038 §6.2.1; reference §8.14)."""
     return any((ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F for char in text)

@@ -43,6 +43,8 @@ READ_POLL_S = 0.05
 """How long one read blocks before the reader thread checks whether it should stop."""
 WRITE_TIMEOUT_S = 5.0
 """A write that cannot complete in this time (flow control, a stuck device) raises AtTimeout."""
+READER_JOIN_TIMEOUT_S = 5.0
+"""How long :meth:`ReconnectingPort.close` waits for the reader thread to stop."""
 RECONNECT_FIRST_DELAY_S, RECONNECT_MAX_DELAY_S = 0.05, 1.0
 _LOCAL_SCHEMES = ("spy://", "hwgrep://", "alt://")
 
@@ -120,7 +122,7 @@ class ReconnectingPort:
         if cancel is not None:
             self._quietly(cancel)
         if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=READER_JOIN_TIMEOUT_S)
         self.connected.clear()
         self._quietly(self._serial.close)
 

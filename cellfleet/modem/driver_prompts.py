@@ -1,7 +1,8 @@
 """Commands that answer with a payload prompt, and how their payload must end.
 
 After ``> `` (SMS, Quectel sends) or ``@`` (u-blox binary writes) the host sends the payload
-(reference §1, §8.12). Two conventions exist:
+(reference §1, §8.12); which commands prompt, and with which character, is
+:func:`cellfleet.modem.responses.prompt_char`. Two conventions for the payload exist:
 
 * terminated by Ctrl-Z (0x1A), ESC (0x1B) cancels: 27.005 +CMGS (§3.5.1), +CMGW (§3.5.3),
   +CMGC (§3.5.5) in text and PDU mode (§4.3-§4.5), and Quectel ``AT+QISEND=<id>`` without a
@@ -15,17 +16,13 @@ from __future__ import annotations
 
 from cellfleet.modem.command_line import Command, parse_command_line, split_args
 from cellfleet.modem.errors import AtError
+from cellfleet.modem.responses import prompt_char
 
 CTRL_Z, ESC = b"\x1a", b"\x1b"
 
 _CTRL_Z_COMMANDS = frozenset({"+CMGS", "+CMGW", "+CMGC"})
 #: Position of the byte-count argument of the length-counted sends.
 _COUNT_ARG = {"+QISEND": 1, "+USOWR": 1, "+USOST": 3}
-#: Argument counts with which a command prompts (None: always in its set form). AT+USOWR with
-#: its data as a third argument, and AT+QISEND=<id>,0 (the send counters) do not prompt.
-_PROMPT_ARG_COUNTS: dict[str, tuple[int, ...] | None] = {
-    "+CMGS": None, "+CMGW": None, "+CMGC": None, "+QISEND": (1, 2), "+USOWR": (2,), "+USOST": (4,),
-}  # fmt: skip
 
 
 def parse_line(line: str) -> list[Command]:
@@ -38,16 +35,9 @@ def parse_line(line: str) -> list[Command]:
 
 
 def needs_prompt(line: str) -> bool:
-    """Whether the modem answers ``line`` with a payload prompt."""
-    commands = parse_line(line)
-    if not commands or commands[-1].form != "set" or commands[-1].name not in _PROMPT_ARG_COUNTS:
-        return False
-    last = commands[-1]
-    args = split_args(last.args)
-    if last.name == "+QISEND" and len(args) == 2 and args[1] == "0":
-        return False
-    counts = _PROMPT_ARG_COUNTS[last.name]
-    return counts is None or len(args) in counts
+    """Whether the modem answers ``line`` with a payload prompt (the knowledge is
+    :data:`~cellfleet.modem.responses.PROMPT_COMMANDS`, shared with the ResponseReader)."""
+    return prompt_char(parse_line(line)) is not None
 
 
 def wants_ctrl_z(line: str) -> bool:

@@ -20,12 +20,35 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cellfleet.modem.command_line import Command
 from cellfleet.modem.errors import AtTimeout
 
 log = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 1000
 """URCs kept for waits that start from an earlier mark."""
+URC_WAIT_TIMEOUT_S = 10.0
+"""How long a wait for a URC lasts when the caller gives no timeout."""
+DISPATCHER_JOIN_TIMEOUT_S = 5.0
+"""How long :meth:`UrcHub.close` waits for the subscribers' callbacks to finish."""
+URC_SETTING_COMMANDS = frozenset(
+    {"+CREG", "+CGREG", "+CEREG", "+C5GREG", "+CGEREP", "+CNMI", "+CMER", "+CEDRXS", "+CSCON",
+     "+CTZR", "+CMGF", "+CSCS"}
+)
+"""Set commands that decide which URCs the modem sends and how they read (27.007 §7.2 +CREG,
+§10.1.20 +CGREG, §10.1.22 +CEREG, §10.1.19 +CGEREP, §8.10 +CMER, §7.40 +CEDRXS, §10.1.31
++CSCON, §8.41 +CTZR; 27.005 §3.4.1 +CNMI, §3.2.3 +CMGF and 27.007 §5.5 +CSCS for the
++CMT/+CMTI formats). Re-applied after a reconnect; ``ATZ`` / ``AT&F`` forget them."""
+
+
+def remember_urc_settings(settings: dict[str, str], commands: list[Command]) -> None:
+    """Note in ``settings`` (name -> ``name=args``) the URC settings that a successful command
+    line made; ``ATZ`` / ``AT&F`` (V.250 §6.1.1, §6.1.2) forget them all."""
+    for command in commands:
+        if command.name in ("Z", "&F"):
+            settings.clear()
+        elif command.form == "set" and command.name in URC_SETTING_COMMANDS:
+            settings[command.name] = f"{command.name}={command.args}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,7 @@ class UrcHub:
         """Deliver what is queued, then stop the dispatcher thread."""
         self._queue.put(None)
         if self._dispatcher is not threading.current_thread():
-            self._dispatcher.join(timeout=5.0)
+            self._dispatcher.join(timeout=DISPATCHER_JOIN_TIMEOUT_S)
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         with self._cond:

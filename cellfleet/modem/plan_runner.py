@@ -67,8 +67,9 @@ class PlanReport:
     def text_lines(self) -> list[str]:
         """One :meth:`StepResult.line` per step and a summary line."""
         lines = [result.line() for result in self.results]
+        total = len(self.results)
         lines.append(
-            f"{self.plan_name}: {len(self.results)} steps, {self.count('passed')} passed, "
+            f"{self.plan_name}: {total} step{'' if total == 1 else 's'}, {self.count('passed')} passed, "
             f"{self.count('failed')} failed, {self.count('skipped')} skipped"
         )
         return lines
@@ -236,13 +237,23 @@ def junit_xml(report: PlanReport, *, suite_name: str | None = None) -> ET.Elemen
 
 def write_junit(report: PlanReport, path: str | os.PathLike[str], *, suite_name: str | None = None) -> None:
     """Write :func:`junit_xml` atomically: a temporary file in the same directory, then
-    ``os.replace`` (a CI job never reads a half-written file)."""
+    ``os.replace`` (a CI job never reads a half-written file). The file gets the mode a plain
+    ``open`` would give it (``0o666`` less the umask): ``mkstemp`` makes it ``0o600``, which a CI
+    collector running as another user could not read."""
     target = Path(path)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as out:
             junit_xml(report, suite_name=suite_name).write(out, encoding="utf-8", xml_declaration=True)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it: put it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

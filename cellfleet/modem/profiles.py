@@ -25,7 +25,8 @@ from cellfleet.modem.codec import Command, split_args
 STANDARD_COMMANDS = frozenset(
     {
         # V.250 §6.1-§6.2 basic commands (names as the codec spells them)
-        "E", "V", "Q", "Z", "&F", "&W", "I", "X", "&C", "&D", "&V", "H",
+        # (no "&V": it is not a V.250 command — "display configuration" is a vendor extension)
+        "E", "V", "Q", "Z", "&F", "&W", "I", "X", "&C", "&D", "H",
         "S0", "S3", "S4", "S5", "S6", "S7", "S8", "S10",
         # 27.007 §5 identification, V.250 §6.1.4 aliases
         "+GCAP", "+CGMI", "+CGMM", "+CGMR", "+CGSN", "+GMI", "+GMM", "+GMR", "+GSN", "+CIMI",
@@ -59,6 +60,13 @@ DEFAULT_LATENCY_S: Mapping[str, float] = MappingProxyType(
         "+CFUN=": 0.5,
     }
 )
+
+#: Commands the host may abort while they run, by latency table key (``latency_keys``).
+#: V.250 §5.6.1: only action commands "explicitly noted in the description of the command" can
+#: be aborted, by any character from the DTE; TS 27.007 notes it for +COPS (test and set, §7.3),
+#: +CGATT (§10.1.9) and +CGACT (§10.1.10); the u-blox SARA-R4 AT manual marks +USOCO "can be
+#: aborted". Input that arrives while any other command runs waits for its final result.
+ABORTABLE_COMMANDS = frozenset({"+COPS=?", "+COPS=", "+CGATT=", "+CGACT=", "+USOCO="})
 
 #: Quectel TCP/IP commands (BG96 TCP/IP application note); handlers live in ``sockets.py``.
 QUECTEL_SOCKET_COMMANDS = frozenset(
@@ -105,6 +113,8 @@ class Profile:
     #: +CGSN/+CGMR style strings of vendor identity commands, e.g. Quectel +QGMR
     vendor_revision: str = ""
     latency_s: Mapping[str, float] = field(default_factory=lambda: DEFAULT_LATENCY_S)
+    #: latency table keys of the commands a character from the host aborts (ABORTABLE_COMMANDS)
+    abortable_commands: frozenset[str] = ABORTABLE_COMMANDS
     #: SMS storages and their capacities in messages (27.005 §3.2.2 +CPMS <mem>)
     sms_capacity: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType({"SM": 50, "ME": 255})
@@ -126,6 +136,10 @@ class Profile:
             if key in self.latency_s:
                 return self.latency_s[key]
         return 0.0
+
+    def abortable(self, command: Command) -> bool:
+        """Whether a character from the host aborts ``command`` while it runs (V.250 §5.6.1)."""
+        return any(key in self.abortable_commands for key in latency_keys(command))
 
 
 def latency_keys(command: Command) -> list[str]:

@@ -92,14 +92,24 @@ class OpenCounter:
 
 
 def publish_link(link: Path, target: str) -> None:
-    """Point ``link`` at ``target``, atomically replacing a stale symlink (never a regular file)."""
+    """Point ``link`` at ``target``, atomically replacing a stale symlink (never a regular file).
+
+    Raises ``FileExistsError`` for a non-link in the way and ``OSError`` saying why the link
+    cannot be created, naming ``link`` (never the temporary name used for the atomic replace)."""
     if os.path.lexists(link) and not link.is_symlink():
         raise FileExistsError(f"{link} exists and is not a symlink; refusing to replace it")
+    if not link.parent.is_dir():
+        raise FileNotFoundError(f"cannot create link {link}: directory {link.parent} does not exist")
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OSError(exc.errno, f"cannot create link {link}: {exc.strerror}") from None
 
 
 def remove_link(link: Path, target: str | None) -> None:

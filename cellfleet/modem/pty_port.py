@@ -2,8 +2,11 @@
 
 * ``Endpoint``: one way to the host (a pty master or a TCP connection) with a non-blocking write
   backlog, bounded so a client that holds the port open without reading cannot exhaust memory.
+* ``SessionTracker``: follows the conversation on one port, so the modem's output can be told
+  apart: answers of the host's command lines versus URCs (review B3).
 * ``Port``: one modem's pty, optional TCP connection, fault state and the URCs kept while no
-  client is attached (``hold`` / ``take_held``: rules 1 and 2 of the ``pty_server`` docstring).
+  client is attached (``keep_unread`` / ``take_held``: rules 1 and 2 of the ``pty_server``
+  docstring).
 
 No selector and no loop here: the server decides when these are called.
 """
@@ -12,11 +15,25 @@ from __future__ import annotations
 
 import os
 import socket
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cellfleet.modem.codec import format_line
-from cellfleet.modem.responses import ResponseReader, Urc
+from cellfleet.modem.command_line import (
+    BS,
+    CR,
+    MAX_LINE_BYTES,
+    CommandLineReader,
+    LineEvent,
+    LineOverflow,
+    PayloadEvent,
+    RepeatEvent,
+    parse_command_line,
+    split_args,
+)
+from cellfleet.modem.errors import AtSyntaxError
+from cellfleet.modem.responses import Final, Prompt, ResponseReader, Urc
 
 if TYPE_CHECKING:
     from cellfleet.modem.virtual import VirtualModem
@@ -26,6 +43,12 @@ if TYPE_CHECKING:
 MAX_BACKLOG_BYTES = 1 << 20
 #: URCs kept per modem while no client is attached; the oldest go first beyond it.
 MAX_HELD_URCS = 1000
+#: Counted payloads after a prompt: command -> index of its ``<length>`` parameter. Quectel
+#: ``AT+QISEND=<id>,<len>`` (BG96 TCP/IP AT Commands Manual §2.2.7, ``> `` then exactly ``len``
+#: bytes); u-blox ``AT+USOWR=<s>,<len>`` and ``AT+USOST=<s>,<ip>,<port>,<len>`` (SARA AT Commands
+#: Manual, socket write / send-to: ``@`` then exactly ``len`` bytes). Any other prompt (27.005
+#: §3.5.1 +CMGS/+CMGW, Quectel ``+QISEND=<id>``) takes text up to Ctrl-Z or ESC.
+COUNTED_PAYLOAD_LENGTH_ARG = {"+QISEND": 1, "+USOWR": 1, "+USOST": 3}
 
 
 class Endpoint:
@@ -37,8 +60,10 @@ class Endpoint:
         self.backlog = bytearray()
         self.live = False  # output flows; before that it is held (pty_server doc, rule 2)
         self.live_at_wall: float | None = None  # when to go live at the latest
+        self.stream_bytes = 0  # bytes handed to ``write`` so far: positions in the host's stream
 
     def write(self, data: bytes) -> None:
+        self.stream_bytes += len(data)
         if not self.backlog:
             try:
                 data = data[os.write(self.fd, data) :]
@@ -59,6 +84,86 @@ class Endpoint:
             self.backlog.clear()
 
 
+class SessionTracker:
+    """Follows one port's conversation to tell the answers of the host's command lines from URCs.
+
+    The server sees both directions. The host's bytes go through a ``CommandLineReader`` of its
+    own (V.250 §5.2.1: a line starts with ``AT`` and ends with S3; §5.2.4 ``A/`` repeats the last
+    one), and its complete lines are queued in order. Every byte the modem writes goes through a
+    ``ResponseReader``, which is told the oldest queued line (``command_sent``) whenever no line
+    is pending: at once when the host ends a line while the modem is idle, else right after the
+    previous line's final result code (V.250 §5.7.1: each command line gets exactly one, and the
+    modem starts the next line only after it). So an answer with a URC's shape (27.007 §7.2
+    ``+CREG: 0,1`` to ``AT+CREG?``) is an answer, and a URC keeps being a URC. A prompt
+    (27.005 §3.5.1 ``> ``, u-blox ``@``) switches the host side to payload bytes, ended by Ctrl-Z
+    or ESC, or counted (``COUNTED_PAYLOAD_LENGTH_ARG``). This is the host driver's own model; a
+    URC the modem writes between one line's final result and the next line's echo can be taken
+    for that next line's answer when both share a prefix (a real host faces the same ambiguity).
+    """
+
+    def __init__(self) -> None:
+        self.responses = ResponseReader()
+        self.lines = CommandLineReader()
+        self._queued: deque[str] = deque(maxlen=MAX_HELD_URCS)
+
+    def host_input(self, data: bytes, *, terminator: int = CR, backspace: int = BS) -> None:
+        """Bytes the host wrote (``terminator`` / ``backspace``: the modem's S3 / S5, V.250
+        §6.2.1 / §6.2.3)."""
+        self.lines.terminator, self.lines.backspace = terminator, backspace
+        for event in self.lines.feed(data):
+            if isinstance(event, LineEvent | RepeatEvent | LineOverflow) and event.text is not None:
+                self._queued.append(event.text)  # an overflowed line is answered too (ERROR)
+            elif isinstance(event, PayloadEvent):
+                self.responses.payload_sent(event.data)  # echoed with E1 (27.005 §3.5.1)
+        self._next_line()
+
+    def host_detached(self) -> None:
+        """The client left: its half-typed line is dropped, a pending payload stays pending (as
+        ``VirtualModem.host_detached`` does)."""
+        if not self.lines.in_payload:
+            self.lines = CommandLineReader()
+
+    def output(self, data: bytes) -> list[tuple[int, Urc]]:
+        """Parse bytes the modem wrote; the URCs they complete, each with the index in ``data``
+        just after its last byte."""
+        urcs: list[tuple[int, Urc]] = []
+        start = 0
+        while start < len(data):  # line by line, so the next line is sent right after a final
+            ends = [i for i in (data.find(b"\r", start), data.find(b"\n", start)) if i >= 0]
+            stop = min(ends) + 1 if ends else len(data)
+            finished = False
+            for event in self.responses.feed(data[start:stop]):
+                if isinstance(event, Urc) and event.known:
+                    urcs.append((stop, event))
+                elif isinstance(event, Prompt) and not self.lines.in_payload:
+                    self.lines.expect_payload(count=_payload_count(self.responses.pending))
+                elif isinstance(event, Final):
+                    finished = True
+            if finished:
+                self._next_line()
+            start = stop
+        return urcs
+
+    def _next_line(self) -> None:
+        if self.responses.pending is None and self._queued:
+            self.responses.command_sent(self._queued.popleft())
+
+
+def _payload_count(line: str | None) -> int | None:
+    """The byte count of the payload ``line`` asks for, ``None`` for one ended by Ctrl-Z."""
+    body = (line or "").strip()
+    try:
+        commands = parse_command_line(body[2:]) if body[:2].upper() == "AT" else []
+        args = split_args(commands[-1].args) if commands and commands[-1].form == "set" else []
+    except AtSyntaxError:
+        return None
+    index = COUNTED_PAYLOAD_LENGTH_ARG.get(commands[-1].name) if commands else None
+    if index is None or index >= len(args) or not (args[index] or "").isdigit():
+        return None
+    count = int(args[index] or "0")
+    return count if 0 < count <= MAX_LINE_BYTES else None
+
+
 class Port:
     """Everything the server keeps for one modem: its pty, optional TCP, held URCs, fault state."""
 
@@ -72,8 +177,10 @@ class Port:
         self.listener: socket.socket | None = None
         self.conn: socket.socket | None = None
         self.tcp: Endpoint | None = None
+        self.tracker = SessionTracker()
         self.held: list[Urc] = []
-        self.held_reader: ResponseReader | None = None
+        #: URCs written to the pty, each with its end position in ``pty.stream_bytes``
+        self.sent_urcs: deque[tuple[int, Urc]] = deque(maxlen=MAX_HELD_URCS)
         self.muted = False
         self.reappear_at_wall: float | None = None
         self.due_s: float | None = None
@@ -85,25 +192,42 @@ class Port:
     def endpoints(self) -> list[Endpoint]:
         return [e for e in (self.pty, self.tcp) if e is not None]
 
-    def hold(self, data: bytes) -> None:
-        """Keep the URC lines of output that no client can receive now (rule 1, pty_server doc)."""
-        if self.held_reader is None:
-            self.held_reader = ResponseReader()
-        self.held.extend(e for e in self.held_reader.feed(data) if isinstance(e, Urc) and e.known)
+    def send(self, endpoint: Endpoint, data: bytes, urcs: list[tuple[int, Urc]]) -> None:
+        """Write ``data`` to a live endpoint; ``urcs``: the URCs in it (``SessionTracker.output``)."""
+        if endpoint is self.pty:
+            self.sent_urcs.extend((endpoint.stream_bytes + end, urc) for end, urc in urcs)
+        endpoint.write(data)
+
+    def hold(self, urcs: list[tuple[int, Urc]]) -> None:
+        """Keep the URCs of output that no client can receive now (rule 1, pty_server doc)."""
+        self.held.extend(urc for _end, urc in urcs)
         del self.held[:-MAX_HELD_URCS]
 
-    def take_held(self) -> bytes:
-        """The kept URCs, framed for the modem's current ``ATV`` setting, and forget them."""
-        held = self.held
-        self.forget_held()
-        if not held:
-            return b""
+    def keep_unread(self, unread_bytes: int) -> None:
+        """The pty's client left with the last ``unread_bytes`` of its stream unread: keep the
+        URCs among them (rule 1), those it read are delivered."""
+        assert self.pty is not None
+        read_to = self.pty.stream_bytes - unread_bytes
+        self.hold([(end, urc) for end, urc in self.sent_urcs if end > read_to])
+        self.sent_urcs.clear()
+
+    def send_held(self, endpoint: Endpoint) -> None:
+        """Write the kept URCs to ``endpoint``, framed for the modem's current ``ATV`` setting,
+        and forget them."""
+        held, self.held = self.held, []
         verbose = bool(getattr(self.modem.state, "verbose", True))
-        return b"".join(_urc_bytes(urc, verbose) for urc in held)
+        data, urcs = bytearray(), []
+        for urc in held:
+            data += _urc_bytes(urc, verbose)
+            urcs.append((len(data), urc))
+        if data:
+            self.send(endpoint, bytes(data), urcs)
 
     def forget_held(self) -> None:
-        """Drop the kept URCs and the partial output parsed for them."""
-        self.held, self.held_reader = [], None
+        """Drop the kept URCs and what was parsed for them (the port's device vanished)."""
+        self.held = []
+        self.sent_urcs.clear()
+        self.tracker = SessionTracker()
 
 
 def _urc_bytes(urc: Urc, verbose: bool) -> bytes:

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cellfleet.modem.codec import format_line
+from cellfleet.modem.command_line import BS, CR
 from cellfleet.modem.pty_device import (
     PACKET_MODE,
     OpenCounter,
@@ -64,6 +65,7 @@ from cellfleet.modem.pty_device import (
     remove_link,
 )
 from cellfleet.modem.pty_port import MAX_BACKLOG_BYTES, MAX_HELD_URCS, Endpoint, Port
+from cellfleet.modem.responses import ResponseReader, Urc
 
 if TYPE_CHECKING:
     from cellfleet.modem.virtual import VirtualModem
@@ -405,18 +407,19 @@ class ModemServer:
         """The last client closed the slave: keep the URCs it did not read, drop the rest; then
         run what it wrote last (still in the master) as commands of the session that ended."""
         assert port.pty is not None and port.slave_fd is not None
-        unread = bytearray()
+        unread_bytes = 0
         with contextlib.suppress(OSError):  # a read with nothing queued waits for in-flight bytes
             while chunk := os.read(port.slave_fd, _READ_BYTES):
-                unread += chunk
-        unread += port.pty.backlog
+                unread_bytes += len(chunk)
+        unread_bytes += len(port.pty.backlog)
         port.pty.backlog.clear()
         if port.tcp is not None:
             return
-        port.hold(bytes(unread))
+        port.keep_unread(unread_bytes)
         while self._read_pty(port):
             pass
         port.modem.host_detached(self.now_s())
+        port.tracker.host_detached()
         self._after_modem_call(port)
 
     def _on_pty(self, port: Port, endpoint: Endpoint, mask: int) -> None:
@@ -486,8 +489,8 @@ class ModemServer:
             return
         self._drop_tcp(port)
         if not port.attached:
-            port.hold(b"")
             port.modem.host_detached(self.now_s())
+            port.tracker.host_detached()
             self._after_modem_call(port)
 
     def _drop_tcp(self, port: Port) -> None:
@@ -501,6 +504,10 @@ class ModemServer:
 
     def _receive(self, port: Port, data: bytes) -> None:
         now = self.now_s()
+        port.modem.advance(now)  # what fell due before these bytes is written before them
+        self._after_modem_call(port)
+        s_registers = getattr(getattr(port.modem.state, "settings", None), "s_registers", {})
+        port.tracker.host_input(data, terminator=s_registers.get(3, CR), backspace=s_registers.get(5, BS))
         port.modem.receive(data, now)
         due = port.modem.next_due_s()
         if due is not None and due <= now:
@@ -509,22 +516,26 @@ class ModemServer:
 
     # ----------------------------------------------------------------------------- output
     def _emit(self, port: Port, data: bytes, *, raw: bool = False) -> None:
+        """Write ``data`` to the live endpoints, or keep its URCs while none is live. The modem's
+        output always goes through the port's tracker (muted too: it stays in step with the
+        modem); ``raw`` bytes do not come from the modem and bypass it."""
+        urcs = ResponseReader().feed(data) if raw else port.tracker.output(data)
+        if raw:
+            urcs = [(len(data), e) for e in urcs if isinstance(e, Urc) and e.known]
         if port.muted and not raw:
             return
         live = [e for e in port.endpoints() if e.live]
         for endpoint in live:
-            endpoint.write(data)
+            port.send(endpoint, data, urcs)
             self._update_write_interest(endpoint)
         if not live and port.reappear_at_wall is None:  # while vanished, output is lost
-            port.hold(data)
+            port.hold(urcs)
 
     def _go_live(self, port: Port, endpoint: Endpoint) -> None:
         """Output flows to ``endpoint`` from now on, starting with the URCs kept for it."""
         endpoint.live, endpoint.live_at_wall = True, None
-        held = port.take_held()
-        if held:
-            endpoint.write(held)
-            self._update_write_interest(endpoint)
+        port.send_held(endpoint)
+        self._update_write_interest(endpoint)
 
     def _update_write_interest(self, endpoint: Endpoint) -> None:
         if self._sel is None:

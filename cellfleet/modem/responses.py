@@ -24,6 +24,7 @@ from cellfleet.modem.command_line import (
     Command,
     parse_command_line,
     quoted_args,
+    split_args,
 )
 from cellfleet.modem.errors import AtSyntaxError
 
@@ -43,10 +44,13 @@ class Echo:
 @dataclass(frozen=True)
 class InfoLine:
     """A response line of the pending command; ``data``: raw bytes that followed it (Quectel
-    ``+QIRD: <len>`` then ``<len>`` bytes)."""
+    ``+QIRD: <len>`` then ``<len>`` bytes). ``data_line``: the line after ``+CMGR:``/``+CMGL:``
+    (27.005 §3.4.3, §3.4.2): an SMS body or PDU, free text that may hold any byte (GSM 7-bit
+    ``@`` is 0x00, 23.038 §6.2.1), never line noise."""
 
     text: str
     data: bytes | None = None
+    data_line: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,32 @@ _VERBOSE_FINALS: dict[str, FinalKind] = {
     "COMMAND NOT SUPPORT": "ERROR",  # Huawei (reference §8 item 16)
 }
 #: Commands whose answers carry free text (SMS bodies, socket data) where a leading ``>``/``@``
-#: is data, not a prompt.
+#: is data, not a prompt (none of them prompts: see ``PROMPT_COMMANDS``).
 FREE_TEXT_COMMANDS = frozenset({"+CMGR", "+CMGL", "+QIRD", "+USORD", "+USORF", "+CUSD", "+CIPRXGET"})
-#: Answer lines followed by one data line (27.005 §3.4.1/§3.4.3: +CMGR/+CMGL in both modes).
+#: Answer lines followed by one data line (27.005 §3.4.2 +CMGL, §3.4.3 +CMGR, text and PDU mode).
 _DATA_LINE_ANSWERS = frozenset({"+CMGR", "+CMGL"})
+#: The commands that answer their set form with a payload prompt (reference §1, §8.12): the
+#: argument counts with which they prompt (``None``: any) and the prompt. ``> ``: 27.005 §3.5.1
+#: +CMGS, §3.5.3 +CMGW, §3.5.5 +CMGC; Quectel BG96 TCP/IP application note AT+QISEND
+#: (``=<id>`` or ``=<id>,<len>``; ``=<id>,0`` reads the send counters instead). ``@``: u-blox SARA
+#: AT manual +USOWR / +USOST binary mode (+USOWR with the data as a third argument does not prompt).
+PROMPT_COMMANDS: dict[str, tuple[tuple[int, ...] | None, str]] = {
+    "+CMGS": (None, ">"), "+CMGW": (None, ">"), "+CMGC": (None, ">"),
+    "+QISEND": ((1, 2), ">"), "+USOWR": ((2,), "@"), "+USOST": ((4,), "@"),
+}  # fmt: skip
+
+
+def prompt_char(commands: list[Command]) -> str | None:
+    """The prompt (``>`` or ``@``) a parsed command line answers with, ``None`` if it does not
+    prompt (only its last command can: the payload ends the line's execution)."""
+    if not commands or commands[-1].form != "set" or commands[-1].name not in PROMPT_COMMANDS:
+        return None
+    last = commands[-1]
+    args = split_args(last.args)
+    if last.name == "+QISEND" and len(args) == 2 and args[1] == "0":
+        return None
+    counts, char = PROMPT_COMMANDS[last.name]
+    return char if counts is None or len(args) in counts else None
 
 
 def classify_final(text: str, *, numeric: bool = True) -> Final | None:
@@ -145,7 +171,11 @@ class ResponseReader:
     Lines end at CR or LF, CR LF counting once; blank lines are framing. Tell the reader which
     command is pending with ``command_sent`` (and ``payload_sent`` after a prompt) so it can
     recognise the echo and tell a pending command's own answer from a URC with the same prefix
-    (``urc.UrcMatcher``). A prompt ``>``/``@`` is reported at once, without waiting for a line end.
+    (``urc.UrcMatcher``). A prompt ``>``/``@`` is reported at once, without waiting for a line end,
+    but only while a command that answers with that prompt is pending (``PROMPT_COMMANDS``):
+    elsewhere a line starting with ``@`` is noise or data. The echo may come in fragments around
+    URCs (a modem that writes a URC between echoed bytes); prefixes of it are dropped as echo
+    until the first answer line. ``abandon`` forgets a command the host gave up on.
     Numeric (``ATV0``) finals are recognised until a verbose final has been seen, and again after
     a line containing V, Z or &F is sent. Never raises on any input; memory stays bounded.
     """
@@ -160,6 +190,9 @@ class ResponseReader:
         self._commands: list[Command] = []
         self._echoes: list[str] = []
         self._answered = False
+        self._echo_seen = ""  # the fragments of the command's echo seen so far
+        self._held_head: str | None = None  # a line that may be the echo's first fragment
+        self._prompts = ""  # the prompt characters the pending command may answer with
         self._numeric: bool | None = None
         self._data_line_for: str | None = None  # "info" / "urc": the next line is data
         self._held_urc: str | None = None
@@ -172,20 +205,28 @@ class ResponseReader:
         """The pending command line, ``None`` once its final result arrived."""
         return self._pending
 
-    def command_sent(self, line: str) -> None:
-        """The host wrote ``line`` (with or without its terminator) and awaits its final result."""
+    def command_sent(self, line: str, *, prompts: str = "") -> None:
+        """The host wrote ``line`` (with or without its terminator) and awaits its final result.
+        ``prompts``: prompt characters to accept when ``line`` is not a known prompting command
+        (``">@"`` for a vendor command the host knows to prompt)."""
+        self._end_command()
         text = line.strip("\r\n")
-        self._pending = text
-        self._echoes = [text.strip()]
-        self._answered = False
-        self._data_line_for = None
+        self._pending, self._echoes, self._data_line_for = text, [text.strip()], None
         body = text.strip()
         try:
             self._commands = parse_command_line(body[2:]) if body[:2].upper() == "AT" else []
         except AtSyntaxError:
             self._commands = []
+        self._prompts = prompt_char(self._commands) or prompts
         if any(cmd.name in ("V", "Z", "&F") for cmd in self._commands):
             self._numeric = None
+
+    def abandon(self) -> None:
+        """The host gave up on the pending command (no final in time): forget it as if its final
+        had arrived, so later lines count as unsolicited. Raw data being held is kept."""
+        self._end_command()
+        if self._data_line_for == "info":
+            self._data_line_for = None
 
     def payload_sent(self, data: bytes) -> None:
         """The host wrote a payload after a prompt; with echo on, the modem echoes it."""
@@ -211,17 +252,10 @@ class ResponseReader:
                 self._line.append(byte)
             else:
                 self._dropped_bytes += 1
-            if self._line in (b">", b"@") and self._prompt_expected():
-                events.append(Prompt(self._line.decode("latin-1")))  # type: ignore[arg-type]
+            if len(self._line) == 1 and chr(self._line[0]) in self._prompts and self._data_line_for is None:
+                events.append(Prompt(chr(self._line[0])))  # type: ignore[arg-type]
                 self._line.clear()
         return events
-
-    def _prompt_expected(self) -> bool:
-        return (
-            self._pending is not None
-            and self._data_line_for is None
-            and not any(cmd.name in FREE_TEXT_COMMANDS for cmd in self._commands)
-        )
 
     def _feed_raw(self, data: bytes, pos: int, events: list[ResponseEvent]) -> int:
         if self._after_cr:  # skip the LF of the header's CR LF
@@ -245,6 +279,7 @@ class ResponseReader:
         self._dropped_bytes = 0
         text = raw.decode("latin-1").strip(" \t")
         if dropped:
+            self._release_head(events)
             if self._held_urc is not None:  # the +CMT header whose data line overflowed
                 events.append(Urc(self._held_urc))
             self._data_line_for = self._held_urc = None
@@ -256,15 +291,28 @@ class ResponseReader:
                 events.append(Urc(self._held_urc, text.encode("latin-1")))
                 self._held_urc = None
             else:
-                events.append(InfoLine(text))
+                events.append(InfoLine(text, data_line=True))
             return
-        if text:
-            event = self._classify(text)
-            if self._after_line(event):
-                events.append(event)
+        if not text:
+            return
+        if self._held_head is None and self._is_echo_head(text):
+            self._held_head = text  # the echo's first piece if a URC follows, else an answer
+            return
+        event = self._classify(text)
+        if self._held_head is not None:
+            if isinstance(event, Urc):  # the URC cut the echo: the held line was its head
+                self._echo_seen, self._held_head = self._held_head, None
+                events.append(Echo(self._echo_seen))
+            else:
+                self._release_head(events)
+                event = self._classify(text)  # again: the answer has started
+        if self._after_line(event):
+            events.append(event)
 
     def _classify(self, text: str) -> ResponseEvent:
-        if self._pending is not None and not self._answered and _is_echo(text, self._echoes):
+        if self._pending is not None and not self._answered and (
+            _is_echo(text, self._echoes) or self._is_echo_fragment(text)
+        ):
             return Echo(text)
         final = classify_final(text, numeric=self._numeric is not False and self._pending is not None)
         if final is not None:
@@ -284,14 +332,11 @@ class ResponseReader:
                 self._numeric = True
             elif event.kind in NUMERIC_CODE:  # a verbose word with a numeric form: V1 in effect
                 self._numeric = False
-            self._pending = None
-            self._commands = []
-            self._echoes = []
-            self._answered = False
+            self._end_command()
         elif isinstance(event, InfoLine):
             self._answered = True
             name = _line_name(event.text)
-            if name in _DATA_LINE_ANSWERS:
+            if name in _DATA_LINE_ANSWERS and any(cmd.name == name for cmd in self._commands):
                 self._data_line_for = "info"
             elif name == "+QIRD":
                 return not self._hold_raw(event, _quectel_qird_length(event.text))
@@ -301,11 +346,36 @@ class ResponseReader:
                 # TS 27.005 §3.4.1: the header line, then the PDU (or text) line
                 self._data_line_for, self._held_urc = "urc", event.text
                 return False
-            if name == "+QIURC":
-                return not self._hold_raw(event, _quectel_recv_length(event.text))
-            if name == "+RECEIVE":
-                return not self._hold_raw(event, _simcom_receive_length(event.text))
+            if name in ("+QIURC", "+RECEIVE"):
+                return not self._hold_raw(event, urc.urc_data_length(event.text))
         return True
+
+    def _end_command(self) -> None:
+        self._pending, self._prompts = None, ""
+        self._commands, self._echoes = [], []
+        self._answered, self._echo_seen, self._held_head = False, "", None
+
+    # The echo may come in pieces, cut by URCs the modem wrote between the echoed bytes (V.250
+    # §6.2.4 echoes each character as it arrives; 27.007 §4.1 allows URCs at any time outside a
+    # command's response): a line that begins the echo is held until the next line shows whether
+    # a URC cut it; the pieces after it, in order, add up to the echo.
+    def _is_echo_head(self, text: str) -> bool:
+        echo = self._echoes[0] if self._pending is not None and not self._answered else ""
+        return not self._echo_seen and text != echo and echo.startswith(text)
+
+    def _is_echo_fragment(self, text: str) -> bool:
+        seen = self._echo_seen + text
+        if not self._echo_seen or not self._echoes[0].startswith(seen):
+            return False
+        self._echo_seen = "" if seen == self._echoes[0] else seen
+        return True
+
+    def _release_head(self, events: list[ResponseEvent]) -> None:
+        """No URC followed the held line: it was an answer line after all."""
+        if self._held_head is not None:
+            info, self._held_head = InfoLine(self._held_head), None
+            if self._after_line(info):
+                events.append(info)
 
     def _hold_raw(self, event: InfoLine | Urc, length: int | None) -> bool:
         """The next ``length`` bytes belong to ``event``, re-emitted with them as ``data``; False
@@ -359,21 +429,4 @@ def _quectel_qird_length(text: str) -> int | None:
         return None
     if len(args) == 1 or (len(args) == 3 and args[1].quoted):
         return int(args[0].value or "0")
-    return None
-
-
-def _quectel_recv_length(text: str) -> int | None:
-    """``+QIURC: "recv",<id>,<len>`` (direct push mode) is followed by ``<len>`` bytes;
-    ``+QIURC: "recv",<id>`` (buffer mode) is not."""
-    args = _safe_args(_after_colon(text))
-    if len(args) == 3 and args[0].value == "recv" and (args[2].value or "").isdigit():
-        return int(args[2].value or "0")
-    return None
-
-
-def _simcom_receive_length(text: str) -> int | None:
-    """SIM7600 ``+RECEIVE,<link>,<len>`` is followed by ``<len>`` bytes (reference §4: unverified)."""
-    args = _safe_args(text.partition(",")[2])
-    if len(args) == 2 and (args[1].value or "").isdigit():
-        return int(args[1].value or "0")
     return None

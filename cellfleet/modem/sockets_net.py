@@ -23,7 +23,10 @@ simulated network:
   side or lost with the network), with every payload byte written and every byte that came back
   (read or not); a UDP datagram once, with its echo as downlink (billed when the echo arrives;
   without an echo, at once with 0 bytes down). A TCP connect that never succeeded is not billed
-  (``record_exchange`` has no shape for a lone SYN and RST), nor traffic lost with a reboot.
+  (``record_exchange`` has no shape for a lone SYN and RST). A reboot or power-off (also a
+  stopping server, through ``VirtualModem.power_off``) ends every connection first (a
+  ``@before_reboot`` hook): an established TCP connection is billed up to then, a datagram whose
+  echo was still under way is billed without it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from cellfleet.modem.cmd_registry import Line
+from cellfleet.modem.cmd_registry import Line, before_reboot
 
 if TYPE_CHECKING:
     from cellfleet.modem.virtual import VirtualModem
@@ -51,6 +54,8 @@ RESOLVED_NETWORK = ipaddress.IPv4Network("198.18.0.0/15")
 #: RFC 1123 §2.1 host name label: letters, digits and hyphens, not starting or ending with one.
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 MAX_HOST_NAME_CHARS = 253  # RFC 1035 §2.3.4 (255 octets on the wire)
+#: ``state.extensions`` key of the modem's connections not yet finished (for ``_end_all``).
+CONNECTIONS_KEY = "socket_connections"
 #: RFC 6335 §6: the dynamic (ephemeral) port range; local ports are handed out from its start.
 EPHEMERAL_PORT_FIRST = 49152
 EPHEMERAL_PORT_LAST = 65535
@@ -199,6 +204,16 @@ class Connection:
         self.rx: deque[Chunk] = deque()
         self._acks: list[tuple[float, int]] = []  # (simulated time the peer's ACK arrives, bytes)
         self._billed = False
+        #: datagrams whose echo is under way: (destination, bytes, simulated time sent)
+        self._in_flight: dict[int, tuple[Endpoint, int, float]] = {}
+        self._datagrams_sent = 0
+        live = [c for c in modem.state.extensions.get(CONNECTIONS_KEY, ()) if not c.finished]
+        modem.state.extensions[CONNECTIONS_KEY] = [*live, self]
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more of this connection can be billed."""
+        return self.state in ("closed", "remote_closed") and not self._in_flight
 
     # ------------------------------------------------------------------ lifecycle
     def establish(self, now_s: float) -> None:
@@ -225,6 +240,16 @@ class Connection:
             self.state = "remote_closed"
         elif self.state == "opening":
             self.state = "closed"
+
+    def end_with_modem(self, now_s: float) -> None:
+        """The module reboots or powers off: a TCP connection is billed up to now, datagrams
+        whose echo is under way without it; nothing more arrives."""
+        self._bill_tcp(now_s)
+        for target, size, sent_s in self._in_flight.values():
+            self._bill_datagram(target, size, 0, sent_s, sent_s)
+        self._in_flight.clear()
+        self.state = "closed"
+        self.rx.clear()
 
     def _remote_close(self, at_s: float) -> list[Line]:
         if self.state != "open":
@@ -263,7 +288,13 @@ class Connection:
             self._bill_datagram(target, len(data), 0, now_s, now_s)
             return
 
+        token = self._datagrams_sent
+        self._datagrams_sent += 1
+        self._in_flight[token] = (target, len(data), now_s)
+
         def echo(at_s: float) -> list[Line]:
+            if self._in_flight.pop(token, None) is None:
+                return []  # billed already, when the modem rebooted
             self._bill_datagram(target, len(data), len(data), now_s, at_s)
             return self._arrive(data, target, at_s)
 
@@ -323,3 +354,10 @@ class Connection:
         if self.transport == "UDP":
             return self.sent_bytes
         return sum(size for at_s, size in self._acks if at_s <= now_s)
+
+
+@before_reboot
+def _end_all(modem: VirtualModem, now_s: float) -> None:
+    """Before a reboot or power-off clears ``state.extensions``: bill what crossed the network."""
+    for connection in modem.state.extensions.get(CONNECTIONS_KEY, ()):
+        connection.end_with_modem(now_s)

@@ -24,6 +24,9 @@ from typing import Any
 #: V.250 §6.2 S-register defaults: S0 auto-answer rings, S3 CR, S4 LF, S5 backspace, S6 dial
 #: pause, S7 connection timeout, S8 comma pause, S10 carrier-loss delay.
 S_REGISTER_DEFAULTS = {0: 0, 3: 13, 4: 10, 5: 8, 6: 2, 7: 50, 8: 2, 10: 2}
+#: SIM retry counters: 3 PIN attempts, then 10 PUK attempts (TS 31.101 / ETSI TS 102 221 §9.5)
+PIN_ATTEMPTS = 3
+PUK_ATTEMPTS = 10
 
 
 @dataclass
@@ -149,7 +152,10 @@ class ModemState:
     powered: bool = False
     cfun: int = 1
     sim_unlocked: bool = False
-    pin_attempts_left: int = 3
+    #: SIM retry counters (they live on the SIM, so a reboot keeps them): 3 PIN attempts, then
+    #: 10 PUK attempts (TS 31.101 / ETSI TS 102 221 §9.5); with none left the SIM is blocked
+    pin_attempts_left: int = PIN_ATTEMPTS
+    puk_attempts_left: int = PUK_ATTEMPTS
     ps_detached: bool = False  # +CGATT=0 (27.007 §10.1.9)
     last_line: str | None = None  # for A/ (V.250 §6.2.2)
     #: modules registered by other files (sockets) keep their state here, by name

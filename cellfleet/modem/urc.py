@@ -173,6 +173,23 @@ def is_urc(line: str, pending: str | Sequence[Command] | None = None, *, prefixe
     return matcher.is_urc(line, pending)
 
 
+def urc_data_length(line: str) -> int | None:
+    """How many raw bytes follow the URC ``line``: ``+QIURC: "recv",<id>,<len>`` (Quectel BG96
+    TCP/IP application note, direct push mode; ``+QIURC: "recv",<id>`` in buffer mode has none)
+    and SIM7600 ``+RECEIVE,<link>,<len>`` (reference §4: unverified); ``None`` otherwise."""
+    name, _, rest = line.partition(":") if line[:6].upper() == "+QIURC" else line.partition(",")
+    name = name.strip().upper()
+    try:
+        args = quoted_args(rest.strip())
+    except AtSyntaxError:
+        return None
+    if name == "+QIURC" and len(args) == 3 and args[0].value == "recv" and (args[2].value or "").isdigit():
+        return int(args[2].value or "0")
+    if name == "+RECEIVE" and len(args) == 2 and (args[1].value or "").isdigit():
+        return int(args[1].value or "0")
+    return None
+
+
 def _commands(pending: str | Sequence[Command] | None) -> Sequence[Command]:
     if pending is None:
         return ()

@@ -13,21 +13,31 @@ Rules encoded here:
 
 * **Latency and abort** (execution in :mod:`cellfleet.modem.cmd_line`). A command's final
   result waits its simulated latency (profile table × ``latency_scale``; a command the TA
-  rejects is answered at once). V.250 §5.6.1: a character from the host during that time aborts the
-  command; the modem answers the aborted command with ``ERROR`` (reference §8.17) and then
-  treats the character as ordinary input, so a new command line that aborts a long one is still
-  executed. The command's effect is applied when it starts (what takes time is the network's
-  answer), so an aborted ``+COPS=1`` has still selected.
+  rejects is answered at once). V.250 §5.6.1: commands "explicitly noted in the description"
+  as abortable (``Profile.abortable_commands``: +COPS test and set, +CGATT, +CGACT, u-blox
+  +USOCO) are aborted by a character from the host meanwhile: ERROR (reference §8.17), then the
+  character is ordinary input. Input during any other command is queued and processed after
+  its final result (a +CMGS is never answered ERROR after its message went out). The LF of the
+  CR LF that ended the line never aborts, whenever it arrives (``CommandLineReader`` rule). The
+  effect is applied when the command starts, so an aborted ``+COPS=1`` has still selected.
+* **S-registers.** S3 and S5 (V.250 §6.2.1, §6.2.3) are the reader's terminator and editing
+  character from the command after the one that sets them (also after ATZ, AT&F and a
+  reboot); S3 and S4 (§6.2.1, §6.2.2) frame every response, from that command's own result on.
 * **URC buffering.** URCs that fall due while a command line runs are held until its final
-  result (27.005 +CNMI ``<bfr>``, reference §8.2) — ``urc_mode="buffer"``; the fault mode
+  result (27.005 +CNMI ``<bfr>``, reference §8.2) — ``urc_mode="buffer"``, which also holds them
+  while the host is typing a line (one that has started with ``AT``), so they never land
+  between the echoed bytes of a command (reference §7); the fault mode
   ``urc_mode="interleave"`` writes them between the command's information lines and its final
   result instead.
 * **Sleep.** While ``device.asleep(now_s)`` the modem ignores input (no echo) and writes nothing;
   what it would have written comes out when it wakes.
 * **Power.** Input before ``power_on`` or during the ``boot_s`` seconds of a boot is ignored
-  (reference §8.4). ``power_on`` on a running modem reboots it (state.py says what survives).
-* **Detach of the host.** ``host_detached`` drops a half-typed command line; a pending SMS
-  prompt stays pending, as on a real module (the next client sends ESC, as gammu does).
+  (reference §8.4). ``power_on`` on a running modem reboots it (state.py says what survives);
+  ``power_off`` switches it off. Before a reboot or power-off the ``@before_reboot`` hooks run
+  (open socket connections are billed, ``sockets_net``).
+* **Detach of the host.** ``host_detached`` drops a half-typed command line and input queued
+  behind a running command (its answers would go to the next client); a pending SMS prompt
+  stays pending, as on a real module (the next client sends ESC, as gammu does).
 """
 
 from __future__ import annotations
@@ -43,17 +53,12 @@ from cellfleet.modem import cmd_sms
 from cellfleet.modem.cmd_line import CommandLineRunner, LineRun
 from cellfleet.modem.cmd_registry import (
     Line,
-    Reply,
     UrcAction,
     network_watchers,
+    reboot_hooks,
     registered_names,
 )
-from cellfleet.modem.codec import (
-    CommandLineReader,
-    format_final,
-    format_line,
-    format_prompt,
-)
+from cellfleet.modem.codec import CommandLineReader
 from cellfleet.modem.device import (
     NOT_REGISTERED,
     DeviceBackend,
@@ -68,7 +73,6 @@ from cellfleet.modem.state import ModemState, SmsStore
 HANDLER_MODULE_PREFIXES = ("cmd_", "sockets")
 #: +CCLK's clock at simulated time 0 unless told otherwise.
 DEFAULT_CLOCK_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-_PIECE_ENDS = b"\r\n\x1a\x1b/"
 
 
 def _load_handlers() -> None:
@@ -106,6 +110,7 @@ class VirtualModem(CommandLineRunner):
         self.clock_epoch = clock_epoch
         self.state = ModemState(sms=SmsStore(dict(self.profile.sms_capacity)))
         self._reader = CommandLineReader()
+        self._input = bytearray()
         self._out = bytearray()
         self._asleep_out: list[bytes] = []
         self._urcs: list[Line] = []
@@ -142,21 +147,10 @@ class VirtualModem(CommandLineRunner):
         """Bytes from the host at ``now_s``."""
         self.advance(now_s)
         now_s = self._clock_s
-        if not self.state.powered or self._boot_due_s is not None or self.device.asleep(now_s):
+        if not self._takes_input(now_s):
             return  # powered off, booting or asleep: the bytes are lost
-        self._reader.new_read()
-        while data:
-            piece, data = self._next_piece(data)
-            if self._line is not None and self._line.pending is not None:
-                self._abort(now_s)
-            prompt = self._line.prompt if self._line is not None else None
-            binary = prompt is not None and prompt.char == "@" and self._reader.in_payload
-            if self.state.settings.echo and not binary:  # u-blox: "@" binary data is not echoed
-                self._emit(piece, now_s)
-            for event in self._reader.feed(piece):
-                self._on_event(event, now_s)
-            if prompt is not None and prompt.reprompt_on_cr and self._reader.in_payload and piece.endswith(b"\r"):
-                self._emit(format_prompt(prompt.char), now_s)  # 27.005 §3.5.1 text mode
+        self._input += data
+        self._consume_input(now_s)  # cmd_line.py: echo, parse, execute, abort or queue
         self._flush(now_s)
 
     def advance(self, now_s: float) -> None:
@@ -193,8 +187,20 @@ class VirtualModem(CommandLineRunner):
     def host_detached(self, now_s: float) -> None:
         """The client closed the port: a half-typed command line is dropped, state persists."""
         self.advance(now_s)
+        self._input.clear()
         if not self._reader.in_payload:
             self._reader = CommandLineReader()
+            self._apply_s_registers()
+        self._flush(self._clock_s)  # URCs held for the half-typed line go now
+
+    def power_off(self, now_s: float) -> None:
+        """The module is switched off (or its server stops): the ``@before_reboot`` hooks run
+        (open TCP connections are billed), volatile state is lost, input is ignored until
+        ``power_on``. Output already written stays in ``take_output``."""
+        self.advance(now_s)
+        if self.state.powered:
+            self._shut_down(self._clock_s)
+            self.state.powered = False
 
     # ===================================================================== for handlers
     def queue_urc(self, text: Line) -> None:
@@ -209,12 +215,16 @@ class VirtualModem(CommandLineRunner):
         self._reboot_requested = True
 
     def sim_state(self) -> str:
-        """27.007 §8.3 +CPIN code: READY, SIM PIN, SIM PUK, or NOT INSERTED."""
+        """27.007 §8.3 +CPIN code: READY, SIM PIN, SIM PUK, or NOT INSERTED; "SIM BLOCKED" once
+        the PUK attempts are used up too (TS 31.101 / ETSI TS 102 221 §9.5: 10 of them; +CPIN
+        has no code for it, the ME answers CME 13 "SIM failure", 27.007 §9.2.1)."""
         if not self.device.iccid:
             return "NOT INSERTED"
         if self.device.sim_pin is None or self.state.sim_unlocked:
             return "READY"
-        return "SIM PIN" if self.state.pin_attempts_left > 0 else "SIM PUK"
+        if self.state.pin_attempts_left > 0:
+            return "SIM PIN"
+        return "SIM PUK" if self.state.puk_attempts_left > 0 else "SIM BLOCKED"
 
     def clock(self, now_s: float) -> datetime:
         """The module's clock (UTC) at simulated ``now_s`` (+CCLK, SMS time stamps)."""
@@ -269,6 +279,16 @@ class VirtualModem(CommandLineRunner):
             and not s.ps_detached
         )
 
+    def _takes_input(self, now_s: float) -> bool:
+        """Powered, booted and awake: the host's bytes are received."""
+        return self.state.powered and self._boot_due_s is None and not self.device.asleep(now_s)
+
+    def _apply_s_registers(self) -> None:
+        """S3 / S5 (V.250 §6.2.1 / §6.2.3) become the reader's terminator / editing character."""
+        registers = self.state.settings.s_registers
+        self._reader.terminator = registers[3]
+        self._reader.backspace = registers[5]
+
     def _at(self, now_s: float) -> None:
         self._clock_s = max(self._clock_s, now_s)
 
@@ -292,6 +312,8 @@ class VirtualModem(CommandLineRunner):
             assert reply is not None
             if self._finish(reply, t):
                 self._run_line(t)
+            if self._line is None or self._line.pending is None:
+                self._consume_input(t)  # what the host sent meanwhile (V.250 §5.6.1)
         while self._timers and self._timers[0][0] <= t:
             _, _, action = heapq.heappop(self._timers)
             for text in action(t):
@@ -305,19 +327,28 @@ class VirtualModem(CommandLineRunner):
         self._flush(t)
 
     # ----------------------------------------------------------------- power
-    def _reboot(self, now_s: float) -> None:
+    def _shut_down(self, now_s: float) -> None:
+        """Everything volatile goes (after the ``@before_reboot`` hooks had their look)."""
+        if self.state.powered:
+            for hook in reboot_hooks():
+                hook(self, now_s)
         if self._radio_on:
             self._radio_on = False
             self.device.radio(False, now_s)
         self._view = NOT_REGISTERED  # a restarted modem has reported nothing yet
         self.state.reboot()
-        self.state.powered = True
         self._reader = CommandLineReader()
+        self._apply_s_registers()  # the stored profile's S3/S5
+        self._input.clear()
         self._line = None
         self._payload_left = None
         self._urcs.clear()
         self._timers.clear()
         self._reboot_requested = False
+
+    def _reboot(self, now_s: float) -> None:
+        self._shut_down(now_s)
+        self.state.powered = True
         self._boot_due_s = now_s + self.boot_s
         if self.boot_s == 0:
             self._boot(now_s)
@@ -334,47 +365,21 @@ class VirtualModem(CommandLineRunner):
             self.queue_urc(text)
         self.sync_network(now_s)
 
-    # ----------------------------------------------------------------- input
-    def _next_piece(self, data: bytes) -> tuple[bytes, bytes]:
-        """The next bytes to feed the reader: up to a line end / Ctrl-Z / ESC / ``A/``, or the
-        rest of a counted payload (so a prompt can switch the reader in between)."""
-        if self._payload_left is not None and self._reader.in_payload:
-            n = max(self._payload_left, 1)
-            self._payload_left -= min(n, len(data))
-            return data[:n], data[n:]
-        ends = [i for i in (data.find(bytes([b])) for b in _PIECE_ENDS) if i >= 0]
-        cut = min(ends) + 1 if ends else len(data)
-        if data[cut - 1 : cut + 1] == b"\r\n":
-            cut += 1  # the LF of CR LF belongs to the line it ends (echoed before the answer)
-        return data[:cut], data[cut:]
-
     # ----------------------------------------------------------------- output
-    def _write_lines(self, lines: object, now_s: float) -> None:
-        texts = [t.decode("latin-1") if isinstance(t, bytes) else t for t in lines]  # type: ignore[attr-defined]
-        if texts:
-            self._emit(format_line("\r\n".join(texts), verbose=self.state.settings.verbose), now_s)
-
-    def _write_final(self, reply: Reply, now_s: float) -> None:
-        settings = self.state.settings
-        if self.urc_mode == "interleave":
-            self._write_urcs(now_s)
-        if not settings.quiet:
-            self._emit(format_final(reply.final, reply.code, verbose=settings.verbose, cmee=settings.cmee), now_s)
-        if self._line is None:
-            self._write_urcs(now_s)  # what was held while the line ran follows its final result
-        if self._reboot_requested and self._line is None:
-            self._reboot_requested = False
-            self._reboot(now_s)
+    def _urcs_may_go(self) -> bool:
+        """No command line runs and, in buffer mode, the host is not typing one (module
+        docstring: a URC never lands between the echoed bytes of a command line)."""
+        return self._line is None and not (self.urc_mode == "buffer" and self._reader.holds_command_prefix)
 
     def _write_urcs(self, now_s: float) -> None:
         urcs, self._urcs = self._urcs, []
         for text in urcs:
             body = text.decode("latin-1") if isinstance(text, bytes) else text
-            self._emit(format_line(body, verbose=self.state.settings.verbose), now_s)
+            self._emit(self._format_line(body), now_s)
 
     def _flush(self, now_s: float) -> None:
-        """Write held URCs unless a command line runs; release output held during sleep."""
-        if self._line is None:
+        """Write held URCs when they may go; release output held during sleep."""
+        if self._urcs_may_go():
             self._write_urcs(now_s)
         if self._asleep_out and not self.device.asleep(now_s):
             for chunk in self._asleep_out:
