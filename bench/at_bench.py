@@ -47,6 +47,10 @@ TARGET_P99_MS = 10.0
 COMMANDS = (b"AT", b"AT+CSQ", b"AT+CEREG?")
 FINAL_LINES = (b"\r\nOK\r\n", b"\r\nERROR\r\n")
 READY_TIMEOUT_S = 60.0
+#: Wall seconds the server gets to exit after SIGTERM.
+STOP_TIMEOUT_S = 30.0
+#: pyserial read timeout of the clients: a command not answered within it counts as lost.
+READ_TIMEOUT_S = 10.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -105,7 +109,7 @@ class Server:
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
+        self.proc.wait(timeout=STOP_TIMEOUT_S)
         for link in self.links:
             Path(link).unlink(missing_ok=True)  # the baseline leaves its link
 
@@ -114,7 +118,7 @@ class Client:
     """A pyserial client with echo off that times commands to their final result line."""
 
     def __init__(self, link: str) -> None:
-        self.port = serial.Serial(link, 115200, timeout=10)
+        self.port = serial.Serial(link, 115200, timeout=READ_TIMEOUT_S)
         self.command(b"ATE0")  # the answer to ATE0 still carries its echo; later ones do not
         self.port.reset_input_buffer()
 
@@ -126,7 +130,7 @@ class Client:
         while not answer.endswith(FINAL_LINES):
             chunk = self.port.read(max(1, self.port.in_waiting))
             if not chunk:
-                raise TimeoutError(f"no final result for {line!r} within 10 s (got {answer!r})")
+                raise TimeoutError(f"no final result for {line!r} within {READ_TIMEOUT_S:g} s (got {answer!r})")
             answer += chunk
         return time.perf_counter() - started
 

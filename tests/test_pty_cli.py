@@ -103,6 +103,13 @@ def test_serve_refuses_to_replace_a_regular_file(tmp_path):
     assert precious.read_text() == "keep me"
 
 
+def test_serve_link_in_a_missing_directory_is_a_one_line_error(tmp_path):
+    link = tmp_path / "no" / "dir" / "modem0"
+    result = CliRunner().invoke(main, ["modem", "serve", "--link", str(link), "--latency-scale", "0"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot create link {link}: directory {link.parent} does not exist\n"
+
+
 def test_sms_without_a_server_names_the_socket(tmp_path):
     result = CliRunner().invoke(main, ["modem", "sms", str(tmp_path / "modem0"), "--from", "+1", "--text", "x"])
     assert result.exit_code == 1
@@ -111,6 +118,7 @@ def test_sms_without_a_server_names_the_socket(tmp_path):
 
 
 def read_until(port: serial.Serial, terminator: bytes) -> bytes:
+    """Everything read up to the first ``terminator`` (and whatever came in the same read)."""
     deadline, data = time.monotonic() + WAIT_S, b""
     while terminator not in data:
         assert time.monotonic() < deadline, f"no {terminator!r} within {WAIT_S} s; got {data!r}"
@@ -143,14 +151,17 @@ def test_serve_subprocess_end_to_end(tmp_path):
         assert lines[2] == f"control -> {tmp_path / 'modem0.ctl'}"
         with serial.Serial(str(tmp_path / "modem1"), 115200, timeout=0.2) as port:
             port.write(b"ATE0\r")
-            read_until(port, b"ATE0\r\r\nOK\r\n")
+            # the BG96 boot and SIM-ready URCs, held since power-on (reference §5), then the answer
+            boot = [b"RDY", b"+CFUN: 1", b"+CPIN: READY", b"+QUSIM: 1", b"+QIND: SMS DONE", b"+QIND: PB DONE"]
+            expected = b"".join(b"\r\n" + urc + b"\r\n" for urc in boot) + b"ATE0\r\r\nOK\r\n"
+            assert read_until(port, b"ATE0\r\r\nOK\r\n") == expected
             port.write(b"AT+CGSN\r")
-            assert read_until(port, b"OK\r\n").endswith(f"\r\n{static_identity(1)['imei']}\r\n\r\nOK\r\n".encode())
+            assert read_until(port, b"OK\r\n") == f"\r\n{static_identity(1)['imei']}\r\n\r\nOK\r\n".encode()
             sms = subprocess.run([*CLI, "modem", "sms", str(tmp_path / "modem1"), "--from", "+491701234567",
                                   "--text", "hello"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
             assert sms.returncode == 0, sms.stderr
             assert sms.stdout == f"SMS from +491701234567 delivered to modem 1 ({tmp_path / 'modem1'})\n"
-            assert read_until(port, b'+CMTI: "ME",0\r\n').endswith(b'\r\n+CMTI: "ME",0\r\n')
+            assert read_until(port, b'+CMTI: "ME",0\r\n') == b'\r\n+CMTI: "ME",0\r\n'  # the whole buffer
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=WAIT_S)
@@ -219,6 +230,14 @@ def test_serve_scenario_device_carries_the_fleet_identity(tmp_path):
         assert proc.wait(timeout=WAIT_S) == 0
 
 
+def test_serve_scenario_error_names_only_the_options_given():
+    """--device was not given: the error must not claim ``--device 0`` (review §3)."""
+    result = CliRunner().invoke(main, ["modem", "serve", "--scenario", "border-crossing", "--count", "2001"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: --scenario border-crossing: device 2000 is not in the scenario's "
+                                              "fleet of 2000 devices (0..1999)")  # fmt: skip
+
+
 def test_serve_scenario_device_out_of_range_is_a_usage_error():
     result = CliRunner().invoke(main, ["modem", "serve", "--scenario", "border-crossing", "--device", "1999", "--count", "2"])
     assert result.exit_code == 2
@@ -236,9 +255,9 @@ def test_serve_peer_refuse_makes_socket_connects_fail(tmp_path):
             port.write(b"ATE0\r")
             read_until(port, b"OK\r\n")
             port.write(b"AT+QIACT=1\r")
-            assert read_until(port, b"OK\r\n").endswith(b"\r\nOK\r\n")
+            assert read_until(port, b"OK\r\n") == b"\r\nOK\r\n"
             port.write(b'AT+QIOPEN=1,0,"TCP","192.0.2.10",7,0,0\r')
-            assert read_until(port, b"+QIOPEN: 0,566\r\n").endswith(b"\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n")
+            assert read_until(port, b"+QIOPEN: 0,566\r\n") == b"\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=WAIT_S) == 0

@@ -8,6 +8,7 @@ ports is the one in ``cellfleet.modem.pty_server``'s docstring.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -312,8 +313,10 @@ def test_mute_drops_output_and_inject_writes_raw_bytes(server, tmp_path):
         port.write(b"ATE0\r")
         read_until(port, b"OK\r\n")
         server.mute(0, True)
-        port.write(b"AT+CGMI\r")
-        server.inject(0, b"\xff\x00garbage\r\n")  # handled after the command: order is kept
+        port.write(b"AT+CMEE=1\r")  # answered while muted: its OK is dropped
+        # the pty hands the bytes to the master asynchronously: wait until the modem has run them
+        wait_for(lambda: server.modems[0].state.settings.cmee == 1, "the muted command to run")
+        server.inject(0, b"\xff\x00garbage\r\n")
         assert read_until(port, b"garbage\r\n") == b"\xff\x00garbage\r\n"
         server.mute(0, False)
         port.write(b"AT\r")
@@ -373,6 +376,28 @@ def test_control_socket_answers_garbage_with_an_error(server, tmp_path):
     assert first.startswith('{"ok": false, "error": "request is not JSON')
     assert second == '{"ok": false, "error": "request must be a JSON object"}'
 
+
+def test_control_client_that_does_not_read_stalls_nobody(server, tmp_path):
+    """Review S6: answers wait in a per-connection buffer, the loop never blocks on a send. A
+    client sends 2000 status requests (far more answer bytes than the socket buffers hold) and
+    reads nothing while a pty client is served; then it gets all 2000 answers, in full."""
+    requests = 2000
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(WAIT_S)
+        sock.connect(str(control_path_for(tmp_path / "modem0")))
+        sock.sendall(b'{"op": "status"}\n' * requests)
+        with open_port(tmp_path / "modem0") as port:
+            for _ in range(3):
+                port.write(b"AT\r")
+                assert read_until(port, b"OK\r\n") == b"AT\r\r\nOK\r\n"
+        sock.shutdown(socket.SHUT_WR)  # half-close: the answers still come
+        answer = bytearray()
+        while chunk := sock.recv(1 << 16):
+            answer += chunk
+    lines = answer.decode().splitlines()
+    assert len(lines) == requests
+    assert len(answer) > 1 << 20  # more than the kernel buffers: the server had to wait to send
+    assert {json.loads(line)["ok"] for line in lines} == {True}
 
 def test_tcp_serves_each_modem_on_its_own_port(tmp_path):
     server = make_server(tmp_path, count=2, tcp=("127.0.0.1", 0))
@@ -434,3 +459,24 @@ def test_simulated_time_runs_at_speed(tmp_path):
         assert sim_s == pytest.approx(60.0 * wall_s, rel=0.05)
     finally:
         server.stop()
+
+
+def test_stopping_the_server_bills_the_sockets_still_open(tmp_path):
+    """A BG96 TCP connection is open (5 B sent, echoed) when the server stops: the modem is
+    switched off, which closes and bills it like a close (325 B up, 221 B down on IPv4, as
+    tests/test_virtual_sockets.py works out by hand)."""
+    srv = make_server(tmp_path, "bg96")
+    device = srv.modems[0].device
+    try:
+        with open_port(tmp_path / "modem0") as port:
+            for command, until in ((b"ATE0\r", b"OK\r\n"), (b"AT+QIACT=1\r", b"OK\r\n"),
+                                   (b'AT+QIOPEN=1,0,"TCP","192.0.2.10",7,0,0\r', b"+QIOPEN: 0,0\r\n"),
+                                   (b"AT+QISEND=0,5\r", b"> "), (b"hello", b"SEND OK\r\n"),
+                                   (b"", b'+QIURC: "recv",0\r\n')):  # fmt: skip
+                port.write(command)
+                read_until(port, until)
+        assert device.sessions == []
+    finally:
+        srv.stop()
+    ((up, down),) = [(s.uplink_ip_bytes, s.downlink_ip_bytes) for s in device.sessions]
+    assert (up, down) == (325, 221)

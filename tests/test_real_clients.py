@@ -1,7 +1,9 @@
 """Issue 5 acceptance: unmodified real client software against ``cellfleet modem serve``.
 
 The server runs in a subprocess as a lab runs it (``--latency-scale 0`` so the run stays short;
-the commands and bytes are the same). Clients: python-gsmmodem-new (module ``gsmmodem``: connect,
+the commands and bytes are the same); ``gammu identify`` and a python-gsmmodem connect also run
+against the default latency model (each command answered after its profile latency, V.250
+§5.6.1 abort rules in force), as a lab serves it by default. Clients: python-gsmmodem-new (module ``gsmmodem``: connect,
 signal, network name, send an SMS in PDU mode, receive one injected with ``cellfleet modem sms``)
 and gammu (``identify``, ``networkinfo``, ``monitor 1``; reference §6.1-§6.2).
 
@@ -34,11 +36,10 @@ GAMMU = shutil.which("gammu")
 IDENTITY = static_identity(0)
 
 
-@pytest.fixture(params=["generic", "bg96"])
-def served(request, tmp_path):
-    """(profile name, link) of one modem served by ``cellfleet modem serve`` in a subprocess."""
-    profile, link = request.param, tmp_path / "modem0"
-    proc = subprocess.Popen([*CLI, "modem", "serve", "--profile", profile, "--link", str(link), "--latency-scale", "0"],
+def _serve(profile: str, link: Path, *options: str):
+    """Run ``cellfleet modem serve`` for one modem at ``link`` in a subprocess until the
+    generator is closed."""
+    proc = subprocess.Popen([*CLI, "modem", "serve", "--profile", profile, "--link", str(link), *options],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     line = proc.stdout.readline()
     assert line.startswith(f"{link} -> /dev/pts/"), (line, proc.stderr.read() if proc.poll() is not None else "")
@@ -47,6 +48,19 @@ def served(request, tmp_path):
     yield profile, link
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=WAIT_S) == 0
+
+
+@pytest.fixture(params=["generic", "bg96"])
+def served(request, tmp_path):
+    """(profile name, link) of one modem served with ``--latency-scale 0``."""
+    yield from _serve(request.param, tmp_path / "modem0", "--latency-scale", "0")
+
+
+@pytest.fixture
+def served_with_latency(tmp_path):
+    """(profile name, link) of one BG96 served with the default latency model (no
+    ``--latency-scale``: every command answers after its profile latency)."""
+    yield from _serve("bg96", tmp_path / "modem0")
 
 
 def _gammu(tmp_path: Path, link: Path, *args: str) -> dict[str, str]:
@@ -62,6 +76,17 @@ def _gammu(tmp_path: Path, link: Path, *args: str) -> dict[str, str]:
 
 def test_gammu_identify(served, tmp_path):
     profile_name, link = served
+    profile = get_profile(profile_name)
+    info = _gammu(tmp_path, link, "identify")
+    assert info["Manufacturer"] == profile.manufacturer
+    assert info["Model"] == f"unknown ({profile.model})"
+    assert info["Firmware"] == profile.revision
+    assert info["IMEI"] == IDENTITY["imei"]
+    assert info["SIM IMSI"] == IDENTITY["imsi"]
+
+
+def test_gammu_identify_with_the_default_latency(served_with_latency, tmp_path):
+    profile_name, link = served_with_latency
     profile = get_profile(profile_name)
     info = _gammu(tmp_path, link, "identify")
     assert info["Manufacturer"] == profile.manufacturer
@@ -120,5 +145,20 @@ def test_gsmmodem_connect_signal_network_send_and_receive(served):
         assert sms.returncode == 0, sms.stderr
         assert arrived.wait(WAIT_S), "the SMS-received callback did not fire"
         assert received == [("+491709876543", "hi there")]
+    finally:
+        modem.close()
+
+
+def test_gsmmodem_connect_with_the_default_latency(served_with_latency):
+    from gsmmodem.modem import GsmModem
+
+    _, link = served_with_latency
+    modem = GsmModem(str(link), 115200)
+    modem.connect()
+    try:
+        assert modem.signalStrength == 20
+        assert modem.networkName == "Test Network"
+        assert modem.imei == IDENTITY["imei"]
+        assert modem.imsi == IDENTITY["imsi"]
     finally:
         modem.close()

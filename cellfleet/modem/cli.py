@@ -4,7 +4,6 @@ probe, shell and script commands join this group from ``driver_cli.py``)."""
 from __future__ import annotations
 
 import json
-
 import re
 import signal
 import sys
@@ -141,6 +140,9 @@ def serve(profile: str, link: str | None, count: int, scenario: str | None, devi
         server.open()
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    # before the paths are printed: a client may signal as soon as it has read them
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.request_stop())
     for i, (path, slave) in enumerate(zip(server.paths, server.slave_paths, strict=True)):
         name = path if links else f"modem{i}"
         click.echo(f"{name} -> {slave} ({profile}, IMEI {modems[i].device.imei})")
@@ -150,8 +152,6 @@ def serve(profile: str, link: str | None, count: int, scenario: str | None, devi
         click.echo(f"control -> {server.control_path}")
     click.echo("serving; Ctrl-C or SIGTERM stops", err=True)
     sys.stdout.flush()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.request_stop())
     server.serve_forever()
 
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 #: Longest request line accepted (bytes); an SMS text is at most a few kB even when concatenated.
 MAX_REQUEST_BYTES = 64 * 1024
-#: Wall seconds a client waits for the server's answer.
+#: Wall seconds a client (``request``) waits for the server's answer. The server never waits:
+#: its sockets are non-blocking and unsent answers are buffered per connection.
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -60,7 +61,7 @@ class ControlServer:
         for alias in self._aliases:
             if alias != path:
                 publish_link(alias, os.path.abspath(path))
-        self._buffers: dict[socket.socket, bytearray] = {}
+        self._connections: dict[socket.socket, _Connection] = {}
         self._sel: selectors.BaseSelector | None = None
 
     def register(self, sel: selectors.BaseSelector) -> None:
@@ -68,7 +69,7 @@ class ControlServer:
         sel.register(self._listener, selectors.EVENT_READ, (2, lambda _mask: self._accept()))
 
     def close(self) -> None:
-        for conn in list(self._buffers):
+        for conn in list(self._connections):
             self._drop(conn)
         with contextlib.suppress(KeyError, ValueError):
             if self._sel is not None:
@@ -85,43 +86,91 @@ class ControlServer:
             conn, _ = self._listener.accept()
         except BlockingIOError:
             return
-        conn.setblocking(True)
-        conn.settimeout(DEFAULT_TIMEOUT_S)  # answers are small; a stuck reader cannot stall the loop for long
-        self._buffers[conn] = bytearray()
+        conn.setblocking(False)  # never block the server loop: answers wait in ``_Connection.output``
+        self._connections[conn] = _Connection()
         assert self._sel is not None
-        self._sel.register(conn, selectors.EVENT_READ, (2, lambda _mask: self._on_readable(conn)))
+        self._sel.register(conn, selectors.EVENT_READ, (2, lambda mask: self._on_event(conn, mask)))
 
-    def _on_readable(self, conn: socket.socket) -> None:
+    def _on_event(self, conn: socket.socket, mask: int) -> None:
+        state = self._connections.get(conn)
+        if state is None:
+            return  # dropped by an earlier event of the same batch
+        if mask & selectors.EVENT_WRITE and not self._flush(conn, state):
+            return
+        if mask & selectors.EVENT_READ:
+            try:
+                data = conn.recv(65536)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data == b"":
+                state.closing = True  # the client is done sending; it may still read (half-close)
+            elif data:
+                state.input += data
+        self._answer_requests(conn, state)
+
+    def _answer_requests(self, conn: socket.socket, state: _Connection) -> None:
+        """Answer complete request lines while nothing waits to be sent: a client that does not
+        read its answers gets no more of them (memory stays bounded) and stalls nobody else."""
+        while not state.output and (end := state.input.find(b"\n")) >= 0:
+            line = bytes(state.input[:end])
+            del state.input[: end + 1]
+            if line.strip():
+                self._queue_answer(conn, state, handle_request(self.server, line))
+                if conn not in self._connections:
+                    return
+        if not state.output and len(state.input) > MAX_REQUEST_BYTES:
+            state.input.clear()
+            state.closing = True
+            self._queue_answer(conn, state, {"ok": False, "error": f"request longer than {MAX_REQUEST_BYTES} bytes"})
+        if conn in self._connections:
+            self._update_interest(conn, state)
+
+    def _queue_answer(self, conn: socket.socket, state: _Connection, reply: dict[str, Any]) -> None:
+        state.output += json.dumps(reply).encode() + b"\n"
+        self._flush(conn, state)
+
+    def _flush(self, conn: socket.socket, state: _Connection) -> bool:
+        """Send what the socket takes now; False if the connection was dropped."""
         try:
-            data = conn.recv(65536)
+            while state.output:
+                del state.output[: conn.send(state.output)]
+        except (BlockingIOError, InterruptedError):
+            pass
         except OSError:
-            data = b""
-        if not data:
+            self._drop(conn)
+            return False
+        return True
+
+    def _update_interest(self, conn: socket.socket, state: _Connection) -> None:
+        if state.output:
+            wanted = selectors.EVENT_WRITE  # no reading until the answers are taken (back-pressure)
+        elif state.closing:
             self._drop(conn)
             return
-        buffer = self._buffers[conn]
-        buffer += data
-        while (end := buffer.find(b"\n")) >= 0:
-            line = bytes(buffer[:end])
-            del buffer[: end + 1]
-            if line.strip():
-                self._answer(conn, handle_request(self.server, line))
-        if len(buffer) > MAX_REQUEST_BYTES:
-            self._answer(conn, {"ok": False, "error": f"request longer than {MAX_REQUEST_BYTES} bytes"})
-            self._drop(conn)
-
-    def _answer(self, conn: socket.socket, reply: dict[str, Any]) -> None:
-        try:
-            conn.sendall(json.dumps(reply).encode() + b"\n")
-        except OSError:
-            self._drop(conn)
+        else:
+            wanted = selectors.EVENT_READ
+        assert self._sel is not None
+        key = self._sel.get_key(conn)
+        if key.events != wanted:
+            self._sel.modify(conn, wanted, key.data)
 
     def _drop(self, conn: socket.socket) -> None:
-        self._buffers.pop(conn, None)
+        self._connections.pop(conn, None)
         with contextlib.suppress(KeyError, ValueError):
             if self._sel is not None:
                 self._sel.unregister(conn)
         conn.close()
+
+
+class _Connection:
+    """One control client: request bytes not yet answered, answer bytes not yet sent."""
+
+    def __init__(self) -> None:
+        self.input = bytearray()
+        self.output = bytearray()
+        self.closing = False  # the client closed its side (or sent too long a line): drop once sent
 
 
 def handle_request(server: ModemServer, line: bytes) -> dict[str, Any]:

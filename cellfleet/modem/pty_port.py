@@ -5,7 +5,7 @@
 * ``SessionTracker``: follows the conversation on one port, so the modem's output can be told
   apart: answers of the host's command lines versus URCs (review B3).
 * ``Port``: one modem's pty, optional TCP connection, fault state and the URCs kept while no
-  client is attached (``keep_unread`` / ``take_held``: rules 1 and 2 of the ``pty_server``
+  client is attached (``keep_unread`` / ``send_held``: rules 1 and 2 of the ``pty_server``
   docstring).
 
 No selector and no loop here: the server decides when these are called.

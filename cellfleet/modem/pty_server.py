@@ -2,9 +2,10 @@
 
 Each :class:`~cellfleet.modem.virtual.VirtualModem` gets its own pty (``os.openpty``, slave in raw
 mode) and, if asked, a stable symlink to the slave, so unmodified client software opens it like
-a USB serial port (reference ``at-commands.md`` §7). One thread runs a ``selectors`` loop over the
-pty masters, the TCP listeners and connections, the control socket and a wake-up pipe; its
-timeout is the wall time until the earliest ``modem.next_due_s()``, so an idle server sleeps.
+a USB serial port (reference ``at-commands.md`` §7). One thread runs a ``selectors`` loop
+(:mod:`cellfleet.modem.pty_loop`) over the pty masters, the TCP listeners and connections, the
+control socket and a wake-up pipe; its timeout is the wall time until the earliest
+``modem.next_due_s()``, so an idle server sleeps.
 Simulated time is ``start_s + speed * wall seconds since start()``.
 
 pty facts this module is built on (reference §7, §8.21, Linux ``drivers/tty/pty.c``; the
@@ -23,9 +24,14 @@ client detaches"; chosen here, tested in ``tests/test_pty_server.py``):
 
 1. When the last client detaches, what it left unread (drained from the pty through the server's
    own slave fd, plus the server's unsent backlog) and everything the modem writes until a client
-   attaches again is parsed with the host-side ``ResponseReader``: **URC lines are kept, in
-   order; echo, information lines, final result codes, prompts and partial lines are discarded**
-   (they answer commands of a session that ended). ``modem.host_detached`` is called.
+   attaches again is sorted: **URC lines are kept, in order; echo, information lines, final
+   result codes, prompts and partial lines are discarded** (they answer commands of a session
+   that ended). The sorting is done all along, not at detach: every byte the modem writes goes
+   through the port's ``pty_port.SessionTracker``, which also reads the host's bytes and so
+   knows which command line each answer belongs to (an answer shaped like a URC, ``+CREG: 0,1``
+   to ``AT+CREG?``, is an answer); each URC written to the pty is remembered with its position
+   in the stream, and those past what the client read are kept. ``modem.host_detached`` is
+   called.
 2. When a client attaches, the kept URCs are written to it once, at the first of: its input flush
    (``TIOCPKT_FLUSHREAD``), its first byte written, or ``ATTACH_GRACE_S`` wall seconds after the
    open; so pyserial's open-time flush cannot eat them. From then on output flows live.
@@ -42,16 +48,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
-import queue
 import selectors
 import socket
 import termios
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +67,7 @@ from cellfleet.modem.pty_device import (
     publish_link,
     remove_link,
 )
+from cellfleet.modem.pty_loop import LOOP_CALL_TIMEOUT_S, SelectorLoop
 from cellfleet.modem.pty_port import MAX_BACKLOG_BYTES, MAX_HELD_URCS, Endpoint, Port
 from cellfleet.modem.responses import ResponseReader, Urc
 
@@ -73,23 +77,24 @@ if TYPE_CHECKING:
 #: Wall seconds after a client's open after which kept URCs are written even if the client has
 #: neither flushed its input nor written (a listen-only client such as ``cat``).
 ATTACH_GRACE_S = 1.0
+#: Wall seconds ``stop()`` waits for the loop thread to end.
+STOP_JOIN_TIMEOUT_S = 10.0
 _READ_BYTES = 4096
-_log = logging.getLogger(__name__)
-#: This module's public names; ``MAX_BACKLOG_BYTES`` / ``MAX_HELD_URCS`` (from ``pty_port``) and
-#: ``publish_link`` (from ``pty_device``) are re-exported for code that imports them from here.
-__all__ = ["ATTACH_GRACE_S", "MAX_BACKLOG_BYTES", "MAX_HELD_URCS", "ModemServer", "publish_link"]
+#: This module's public names; ``MAX_BACKLOG_BYTES`` / ``MAX_HELD_URCS`` (from ``pty_port``),
+#: ``LOOP_CALL_TIMEOUT_S`` (from ``pty_loop``) and ``publish_link`` (from ``pty_device``) are
+#: re-exported for code that imports them from here.
+__all__ = [
+    "ATTACH_GRACE_S",
+    "LOOP_CALL_TIMEOUT_S",
+    "MAX_BACKLOG_BYTES",
+    "MAX_HELD_URCS",
+    "STOP_JOIN_TIMEOUT_S",
+    "ModemServer",
+    "publish_link",
+]  # fmt: skip
 
 
-@dataclass
-class _Call:
-    """A function to run in the loop thread for another thread, and its outcome."""
-
-    fn: Callable[[], object]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-
-
-class ModemServer:
+class ModemServer(SelectorLoop):
     """Serves ``modems`` on one pty each (symlinked to ``links`` when given), optionally on TCP.
 
     ``start()`` runs the loop in a background thread; ``serve_forever()`` in the caller's thread.
@@ -113,6 +118,7 @@ class ModemServer:
             raise ValueError(f"{len(links)} links given for {len(modems)} modems")
         if not speed > 0:
             raise ValueError(f"speed must be > 0 (simulated seconds per wall second), got {speed}")
+        super().__init__()
         self.modems = list(modems)
         self.speed, self.start_s = float(speed), float(start_s)
         self._ports = [Port(i, m, Path(links[i]) if links else None) for i, m in enumerate(self.modems)]
@@ -122,15 +128,9 @@ class ModemServer:
             control = f"{os.fspath(links[0])}.ctl"
         self.control_path: Path | None = Path(control) if control is not None else None
         self._control = None
-        self._sel: selectors.BaseSelector | None = None
         self._counter: OpenCounter | None = None
-        self._wake_r = self._wake_w = -1
-        self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._t0_wall: float | None = None
-        self._stop_requested = False
         self._opened = False
-        self._thread: threading.Thread | None = None
-        self._loop_ident: int | None = None
 
     # ----------------------------------------------------------------------------- public API
     @property
@@ -166,16 +166,11 @@ class ModemServer:
         self.open()
         self._run()
 
-    def request_stop(self) -> None:
-        """Ask the loop to end (safe from a signal handler); ``serve_forever`` then cleans up."""
-        self._stop_requested = True
-        self._wake()
-
     def stop(self) -> None:
         """Stop serving, close the ptys and sockets, remove the links and the control socket."""
         self.request_stop()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=STOP_JOIN_TIMEOUT_S)
             self._thread = None
         self._close()
 
@@ -216,14 +211,10 @@ class ModemServer:
     def _open(self) -> None:
         from cellfleet.modem.control import ControlServer
 
-        self._sel = selectors.DefaultSelector()
+        sel = self._open_loop()
         self._counter = OpenCounter.create()
-        self._wake_r, self._wake_w = os.pipe()
-        for fd in (self._wake_r, self._wake_w):
-            os.set_blocking(fd, False)
-        self._sel.register(self._wake_r, selectors.EVENT_READ, (0, self._on_wake))
         if self._counter is not None:
-            self._sel.register(self._counter.fd, selectors.EVENT_READ, (1, self._on_inotify))
+            sel.register(self._counter.fd, selectors.EVENT_READ, (1, self._on_inotify))
         self._t0_wall = time.monotonic()
         self._opened = True
         try:
@@ -238,7 +229,7 @@ class ModemServer:
                     self._listen_tcp(port, host, first_port + port.index if first_port else 0)
             if self.control_path is not None:
                 self._control = ControlServer(self.control_path, self, [p.link for p in self._ports])
-                self._control.register(self._sel)
+                self._control.register(sel)
         except BaseException:
             self._close()
             raise
@@ -247,7 +238,9 @@ class ModemServer:
         if not self._opened:
             return
         self._opened = False
+        now_s = self.now_s()
         for port in self._ports:
+            port.modem.power_off(now_s)  # bills the sockets still open (device session records)
             self._close_pty(port)
             if port.conn is not None:
                 port.conn.close()
@@ -260,12 +253,7 @@ class ModemServer:
         if self._counter is not None:
             self._counter.close()
             self._counter = None
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        if self._sel is not None:
-            self._sel.close()
-            self._sel = None
+        self._close_loop()
 
     def _open_pty(self, port: Port) -> None:
         master, port.slave_fd, port.slave_path = open_raw_pty()
@@ -305,25 +293,6 @@ class ModemServer:
         self._sel.register(listener, selectors.EVENT_READ, (2, lambda mask: self._on_accept(port)))
 
     # ------------------------------------------------------------------------------ the loop
-    def _run(self) -> None:
-        self._loop_ident = threading.get_ident()
-        try:
-            while not self._stop_requested:
-                assert self._sel is not None
-                events = self._sel.select(self._timeout_s())
-                events.sort(key=lambda event: event[0].data[0])  # wake-ups, then attach/detach, then data
-                for key, mask in events:
-                    self._guarded(key.data[1], mask)
-                self._guarded(self._run_timers)
-        finally:
-            self._loop_ident = None
-            while not self._calls.empty():  # never leave a caller waiting
-                call = self._calls.get_nowait()
-                call.error = RuntimeError("the modem server stopped")
-                call.done.set()
-            if self._thread is None:
-                self._close()
-
     def _timeout_s(self) -> float | None:
         now_s, now_wall = self.now_s(), time.monotonic()
         waits = [(p.due_s - now_s) / self.speed for p in self._ports if p.due_s is not None]
@@ -349,43 +318,6 @@ class ModemServer:
         if data:
             self._emit(port, data)
         port.due_s = port.modem.next_due_s()
-
-    @staticmethod
-    def _guarded(fn: Callable[..., object], *args: object) -> None:
-        """Run one event handler; a bug in one modem's handling is logged, the others keep serving."""
-        try:
-            fn(*args)
-        except Exception:  # noqa: BLE001 - logged; one modem's bug must not stop the others
-            _log.exception("modem server: an event handler failed; serving on")
-
-    def _in_loop(self, fn: Callable[[], object]) -> None:
-        """Run ``fn`` in the loop thread (now, if this is it or none runs) and re-raise its error."""
-        if self._loop_ident is None or self._loop_ident == threading.get_ident():
-            fn()
-            return
-        call = _Call(fn)
-        self._calls.put(call)
-        self._wake()
-        if not call.done.wait(timeout=10):
-            raise TimeoutError("the modem server loop did not answer within 10 s")
-        if call.error is not None:
-            raise call.error
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"!")
-
-    def _on_wake(self, _mask: int) -> None:
-        with contextlib.suppress(OSError):
-            os.read(self._wake_r, 4096)
-        while not self._calls.empty():
-            call = self._calls.get_nowait()
-            try:
-                call.fn()
-            except Exception as exc:  # noqa: BLE001 - re-raised in the calling thread
-                call.error = exc
-            finally:
-                call.done.set()
 
     # ------------------------------------------------------------------ pty and TCP events
     def _on_inotify(self, _mask: int) -> None:
@@ -506,8 +438,10 @@ class ModemServer:
         now = self.now_s()
         port.modem.advance(now)  # what fell due before these bytes is written before them
         self._after_modem_call(port)
-        s_registers = getattr(getattr(port.modem.state, "settings", None), "s_registers", {})
-        port.tracker.host_input(data, terminator=s_registers.get(3, CR), backspace=s_registers.get(5, BS))
+        state = port.modem.state
+        if state.powered and not port.modem.device.asleep(now):  # else the modem drops the bytes
+            registers = state.settings.s_registers  # S3 / S5: V.250 §6.2.1 / §6.2.3
+            port.tracker.host_input(data, terminator=registers.get(3, CR), backspace=registers.get(5, BS))
         port.modem.receive(data, now)
         due = port.modem.next_due_s()
         if due is not None and due <= now:
