@@ -1,6 +1,6 @@
 """Vendor socket commands of the virtual modem (issue 5 §2; reference §4 and §8.12).
 
-Importing this module (``virtual.py`` does, see ``OPTIONAL_HANDLER_MODULES``) registers
+Importing this module registers (``virtual.py`` loads every ``sockets*.py`` anyway)
 
 * the Quectel TCP/IP commands ``+QICSGP +QIACT +QIDEACT`` (``sockets_quectel_pdp``), ``+QIOPEN
   +QICLOSE +QISTATE +QISEND +QISENDEX +QIRD`` (``sockets_quectel``) and ``+QIGETERROR``
