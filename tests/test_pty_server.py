@@ -50,6 +50,20 @@ def wait_for(condition, what: str, timeout_s: float = WAIT_S) -> None:
         time.sleep(0.005)
 
 
+def listen_only(server: ModemServer, until: bytes) -> bytes:
+    """What a client that opens modem 0's pty without flushing or writing reads, up to ``until``
+    (or whatever came within ``WAIT_S``)."""
+    fd = os.open(server.slave_paths[0], os.O_RDWR | os.O_NOCTTY)
+    try:
+        deadline, data = time.monotonic() + WAIT_S, b""
+        while not data.endswith(until) and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                data += os.read(fd, 64)
+        return data
+    finally:
+        os.close(fd)
+
+
 def open_port(path: str | Path) -> serial.Serial:
     return serial.Serial(str(path), 115200, timeout=0.2)
 
@@ -144,15 +158,7 @@ def test_stale_answer_is_dropped_when_the_next_client_only_listens(server, tmp_p
         port.flush()
     wait_for(lambda: not server.attached(0), "the detach")
     server.inject_sms(0, "+491701234567", "kept")
-    fd = os.open(server.slave_paths[0], os.O_RDWR | os.O_NOCTTY)  # no flush, no write
-    try:
-        deadline, data = time.monotonic() + WAIT_S, b""
-        while not data.endswith(CMTI_0) and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                data += os.read(fd, 64)
-        assert data == CMTI_0
-    finally:
-        os.close(fd)
+    assert listen_only(server, until=CMTI_0) == CMTI_0
 
 
 def test_urc_while_detached_reaches_the_next_client_once(server, tmp_path):
@@ -245,15 +251,7 @@ def test_urc_while_attached_arrives_live(server, tmp_path):
 
 def test_listen_only_client_gets_held_urcs_after_the_grace_time(server):
     server.inject_sms(0, "+491701234567", "held")
-    fd = os.open(server.slave_paths[0], os.O_RDWR | os.O_NOCTTY)  # no flush, no write
-    try:
-        deadline, data = time.monotonic() + WAIT_S, b""
-        while not data.endswith(CMTI_0) and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                data += os.read(fd, 64)
-        assert data == CMTI_0
-    finally:
-        os.close(fd)
+    assert listen_only(server, until=CMTI_0) == CMTI_0
 
 
 def test_vanish_closes_the_port_and_a_new_pty_appears_under_the_link(tmp_path):

@@ -74,8 +74,7 @@ def _gammu(tmp_path: Path, link: Path, *args: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def test_gammu_identify(served, tmp_path):
-    profile_name, link = served
+def _check_identify(tmp_path, profile_name: str, link) -> None:
     profile = get_profile(profile_name)
     info = _gammu(tmp_path, link, "identify")
     assert info["Manufacturer"] == profile.manufacturer
@@ -83,17 +82,14 @@ def test_gammu_identify(served, tmp_path):
     assert info["Firmware"] == profile.revision
     assert info["IMEI"] == IDENTITY["imei"]
     assert info["SIM IMSI"] == IDENTITY["imsi"]
+
+
+def test_gammu_identify(served, tmp_path):
+    _check_identify(tmp_path, *served)
 
 
 def test_gammu_identify_with_the_default_latency(served_with_latency, tmp_path):
-    profile_name, link = served_with_latency
-    profile = get_profile(profile_name)
-    info = _gammu(tmp_path, link, "identify")
-    assert info["Manufacturer"] == profile.manufacturer
-    assert info["Model"] == f"unknown ({profile.model})"
-    assert info["Firmware"] == profile.revision
-    assert info["IMEI"] == IDENTITY["imei"]
-    assert info["SIM IMSI"] == IDENTITY["imsi"]
+    _check_identify(tmp_path, *served_with_latency)
 
 
 def test_gammu_networkinfo(served, tmp_path):
