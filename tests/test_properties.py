@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from strategies import DAY, run_scenario_dict, scenarios
 from test_lifecycle import EXPECTED
 
@@ -291,6 +291,59 @@ def test_adding_a_group_keeps_other_groups_usage(data, extra):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(max_devices=100, max_days=6, persistent=True))
+@example(
+    data={'name': 'test',
+     'start_date': '2024-01-01',
+     'duration_days': 1,
+     'seed': 0,
+     'rate_plans': [{'name': 'plan0',
+       'provisioned_allowance': {},
+       'suspended_allowance': {}}],
+     'traffic_profiles': [{'name': 'prof0',
+       'schedule': 'diurnal',
+       'sessions_per_day': 0.0,
+       'hourly_weights': [1.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0],
+       'session_bytes': {'distribution': 'fixed', 'bytes': 1},
+       'protocol': 'mqtt',
+       'connection': 'persistent',
+       'keepalive_s': 60,
+       'sms_mo_per_day': 0.0,
+       'sms_mt_per_day': 0.0}],
+     'fleet': [{'name': 'g0',
+       'count': 1,
+       'rate_plan': 'plan0',
+       'account': 'acc0',
+       'report_group': 'rg0',
+       'initial_state': 'provisioned',
+       'traffic': 'prof0'}],
+     'actions': [{'at_day': 0.0,
+       'action': 'provision',
+       'select': {'account': 'acc0', 'report_group': 'rg0'}}],
+     'outputs': {'sessions': {'mode': 'all', 'interim_time_s': 900.0}}},
+)  # a connection opened in a window with no other events: its 96 interim cuts overflowed the buffer
 def test_session_records_conserve_bytes_with_long_lived_connections(data):
     """Records of per-report sessions, persistent connections (cut by interim limits and state
     changes) and SMS add up to the daily usage and the run's totals, device by device; every

@@ -83,9 +83,15 @@ class RecordCutter:
         open_slots = int(np.count_nonzero(~np.isnan(self.slots[:, S_OPEN_S])))
         cuts = 0.0
         if np.isfinite(self.interim_time_s):
-            opened = self.slots[:, S_OPEN_S]
-            span = t_end_s - np.nanmin(opened) if open_slots else 0.0
-            cuts = (span / self.interim_time_s + 2) * open_slots
+            # A device has one open record at a time, cut every interim_time_s from its opening:
+            # bound the cuts of every record open now or (re)opened in this window (a connection
+            # set up, or a state change) by the time from the earliest opening to t_end_s.
+            opening = np.isin(events[:, EV_KIND], (KIND_OPEN, KIND_STATE))
+            active = open_slots + int(np.count_nonzero(opening))
+            if active:
+                earliest = min(np.nanmin(self.slots[:, S_OPEN_S]) if open_slots else np.inf,
+                               events[opening, EV_TIME_S].min(initial=np.inf))  # fmt: skip
+                cuts = ((t_end_s - earliest) / self.interim_time_s + 2) * active
         pings = float(events[events[:, EV_KIND] == KIND_PINGS, EV_COUNT].sum()) if np.isfinite(self.interim_volume_bytes) else 0.0
         capacity = int(2 * events.shape[0] + cuts + pings + open_slots + 16)
         out, n = _cut(events, t_end_s, final, self.slot_of, self.slot_device, self.slots, self.interim_time_s, self.interim_volume_bytes, capacity)
@@ -176,6 +182,8 @@ def _add(slots, s, events, e):
 @nb.njit(cache=True, inline="always")
 def _emit(out, n, device, slots, s, t_close, cause):
     """Write the open record of slot ``s`` closing at ``t_close``."""
+    if n >= out.shape[0]:  # never write past the buffer (RecordCutter.cut sizes it)
+        raise IndexError("session record buffer overflow")
     out[n, R_DEVICE] = device
     out[n, R_SESSION_SEQ] = slots[s, S_SESSION]
     out[n, R_RECORD_SEQ] = slots[s, S_RECORD_SEQ]
