@@ -8,6 +8,7 @@ once when it returns; 262-01 is forbidden, so no service in between)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,14 @@ def test_a_rejected_device_searches_and_reports_the_cause(tmp_path):
     assert {(r.stat, r.plmn, r.reject_cause) for t, r in device.timeline if t < 43200.0} == {(2, "26202", 17)}
     out = [t for t, r in device.timeline if r == Registration(stat=4, act=7, reject_cause=17)]
     assert out and all(43200.0 <= t < 43800.0 for t in out)  # no service during the outage
+
+
+def test_manual_selection_follows_the_scenarios_home_and_forbidden_networks(device):
+    """+COPS=1 on a scenario device: 262-01 rejected it with #11 at 100 s, so it cannot be
+    selected after that; 262-02 can, and is roaming (the SIM's home is 901-43)."""
+    assert device.select("26201", 200.0) is False
+    assert device.select("26202", 200.0) is True
+    assert device.registration(200.0).stat == 5
+    home = dataclasses.replace(device, home_plmn="26202", selected_plmn=None)
+    assert home.select("26202", 200.0) and home.registration(200.0).stat == 1
+    assert device.select(None, 200.0) is True

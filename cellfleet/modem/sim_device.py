@@ -77,6 +77,26 @@ class ScenarioDevice(StaticDevice):
 
     mt_sms: list[MtSms] = field(default_factory=list)
     forbidden_from_s: dict[str, float] = field(default_factory=dict)
+    #: the SIM's home network in the scenario (its IMSI follows the fleet's test-PLMN plan)
+    home_plmn: str | None = None
+
+    def registration(self, now_s: float) -> Registration:
+        """As :class:`StaticDevice`; a manually selected network is "home" (1) only if it is
+        the scenario's home PLMN, else "roaming" (5) (27.007 §10.1.22)."""
+        reg = super().registration(now_s)
+        if reg.registered and self.selected_plmn is not None and self.home_plmn is not None:
+            reg = replace(reg, stat=STAT_HOME if reg.plmn == self.home_plmn else STAT_ROAMING)
+        return reg
+
+    def select(self, plmn: str | None, now_s: float) -> bool:
+        """Manual selection (``+COPS=1``) refuses a network the device has put on its forbidden
+        list by then (#11/#14, TS 24.301 §5.5.1.2.5)."""
+        if plmn is not None and self.forbidden_from_s.get(plmn, np.inf) <= now_s:
+            return False
+        accepted = super().select(plmn, now_s)
+        if accepted and plmn is not None:
+            self.selected_plmn = plmn  # the scenario's "home" is no static entry: keep the choice
+        return accepted
 
     def networks(self, now_s: float) -> list[NetworkEntry]:
         """The operators, forbidden (3) from the time the device was rejected with #11/#14."""
@@ -129,7 +149,7 @@ def _build(scenario, index: int, sink: MemorySink) -> ScenarioDevice:
     home_plmn = (settings.home_plmn if settings and settings.home_plmn else None) or next(iter(operators), "00101")
     names = {p: (o.name or p, (o.name or p)[:8]) for p, o in operators.items()}
     device = ScenarioDevice(
-        imei=str(me.imei), imsi=str(me.imsi), iccid=str(me.iccid), msisdn=f"+8823{index:09d}",
+        imei=str(me.imei), imsi=str(me.imsi), iccid=str(me.iccid), msisdn=f"+8823{index:09d}", home_plmn=home_plmn,
         signal_now=Signal(rssi_dbm=-69.0, rsrp_dbm=-95.0, rsrq_db=-10.0),
     )  # fmt: skip
     if net is None:
