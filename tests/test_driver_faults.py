@@ -83,6 +83,31 @@ def test_port_vanishing_mid_command_raises_port_gone_then_reconnects_and_resyncs
     assert any(text.startswith("reopened") for text in logged)
 
 
+def test_driver_survives_a_module_reset(tmp_path):
+    # 27.007 §8.2 AT+CFUN=1,1 (Quectel BG96 AT Commands Manual +CFUN) answers OK, then the USB
+    # device re-enumerates (reference §8.5; pty_faults). The command sent right after the OK
+    # reaches a resetting module (its bytes are lost) and fails with PortGone when the old pty
+    # hangs up; if the hang-up comes first, the driver waits for the new port and it succeeds.
+    # Either way the driver reopens the link, re-syncs, and the next command works.
+    with served(tmp_path, "bg96") as server, driven(server, tmp_path) as driver:
+        driver.sync()
+        boot_urcs: list[str] = []
+        driver.subscribe("RDY", boot_urcs.append)
+        assert driver.command("AT+CFUN=1,1") == Response([], "OK")
+        try:
+            answer = driver.command("AT+CGMM")
+        except PortGone:  # the command in flight at the hang-up
+            wait_for(lambda: driver.reconnects == 1, "the driver to reopen the port")
+            answer = driver.command("AT+CGMM")
+        assert answer == Response(["BG96"], "OK")
+        assert driver.reconnects == 1
+        wait_for(lambda: boot_urcs == ["RDY"], "the boot URC on the new pty")
+        assert server.modems[0].boot_count == 2
+    logged = events(tmp_path)
+    assert any(text.startswith("port lost") for text in logged)
+    assert any(text.startswith("reopened") for text in logged)
+
+
 def test_without_reconnect_a_vanished_port_stays_gone(tmp_path):
     with served(tmp_path) as server, driven(server, tmp_path, reconnect=False) as driver:
         driver.sync()

@@ -169,6 +169,69 @@ def test_serve_subprocess_end_to_end(tmp_path):
     assert sorted(os.listdir(tmp_path)) == []  # links and control socket removed
 
 
+#: bg96 boot URCs with a ready SIM (reference §5; profiles: boot_urcs + sim_ready_urcs)
+BG96_BOOT = b"".join(
+    b"\r\n" + urc + b"\r\n"
+    for urc in (b"RDY", b"+CFUN: 1", b"+CPIN: READY", b"+QUSIM: 1", b"+QIND: SMS DONE", b"+QIND: PB DONE")
+)
+
+
+def link_target(link: os.PathLike) -> str | None:
+    """Where ``link`` points, None while it is absent."""
+    try:
+        return os.readlink(link)
+    except FileNotFoundError:
+        return None
+
+
+def test_serve_boot_s_ignores_input_until_the_boot_urcs_and_no_reboot_hangup_resets_in_place(tmp_path):
+    # reference §8.4: input during the boot is ignored (no echo), the boot URCs end it;
+    # --no-reboot-hangup: 27.007 §8.2 AT+CFUN=1,1 reboots the module on the same pty
+    link = tmp_path / "modem0"
+    proc, _ = start_serve("--profile", "bg96", "--link", str(link), "--latency-scale", "0", "--boot-s", "3",
+                          "--no-reboot-hangup")  # fmt: skip
+    try:
+        slave = os.readlink(link)
+        with serial.Serial(str(link), 115200, timeout=0.2) as port:
+            port.write(b"AT\r")  # within the 3 s boot
+            assert read_until(port, b"+QIND: PB DONE\r\n") == BG96_BOOT
+            port.write(b"AT+CFUN=1,1\r")
+            assert read_until(port, b"OK\r\n") == b"AT+CFUN=1,1\r\r\nOK\r\n"
+            port.write(b"AT\r")  # the reboot's boot: ignored again
+            assert read_until(port, b"+QIND: PB DONE\r\n") == BG96_BOOT
+            port.write(b"AT\r")
+            assert read_until(port, b"OK\r\n") == b"AT\r\r\nOK\r\n"
+        assert os.readlink(link) == slave
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0
+
+
+def test_serve_reset_re_enumerates_the_pty_by_default(tmp_path):
+    # reference §8.5: after the reset's OK the device leaves the bus; a new pty appears under the link
+    link = tmp_path / "modem0"
+    proc, _ = start_serve("--profile", "bg96", "--link", str(link), "--latency-scale", "0")
+    try:
+        with serial.Serial(str(link), 115200, timeout=0.2) as port:
+            port.write(b"AT+CFUN=1,1\r")
+            assert read_until(port, b"AT+CFUN=1,1\r\r\nOK\r\n") == BG96_BOOT + b"AT+CFUN=1,1\r\r\nOK\r\n"
+            old_slave = os.readlink(link)
+            with pytest.raises((serial.SerialException, OSError)):  # the hang-up, within WAIT_S
+                port.write(b"AT\r")  # lost: the module is resetting
+                for _ in range(int(WAIT_S / 0.2)):
+                    port.read(1)
+            deadline = time.monotonic() + WAIT_S
+            while link_target(link) in (None, old_slave):  # removed after the hang-up, then replaced
+                assert time.monotonic() < deadline, "no new pty under the link"
+                time.sleep(0.01)
+        with serial.Serial(str(link), 115200, timeout=0.2) as port:
+            port.write(b"AT\r")
+            assert read_until(port, b"AT\r\r\nOK\r\n") == BG96_BOOT + b"AT\r\r\nOK\r\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT_S) == 0
+
+
 def test_serve_stops_on_sigint(tmp_path):
     proc, _ = start_serve("--link", str(tmp_path / "m"), "--latency-scale", "0")
     proc.send_signal(signal.SIGINT)

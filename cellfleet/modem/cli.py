@@ -110,18 +110,26 @@ def _devices(scenario: str | None, device: int | None, count: int, seed: int | N
               help="Simulated seconds per wall second.")
 @click.option("--latency-scale", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Multiplies every command's simulated latency (0: answer at once).")
+@click.option("--boot-s", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="SECONDS",
+              help="Simulated boot time: after power-on or a reset the modem ignores input and is silent "
+                   "until its boot URCs (reference §8.4).")
+@click.option("--reboot-hangup/--no-reboot-hangup", default=True, show_default=True,
+              help="A reset (AT+CFUN=1,1; u-blox AT+CFUN=15/16) re-enumerates the pty like USB: it hangs "
+                   "up after the OK and a new pty appears under the same link (reference §8.5).")
 @click.option("--tcp", callback=_parse_tcp, metavar="HOST:PORT",
               help="Also serve modem i on TCP PORT+i (pyserial socket://HOST:PORT).")
 @click.option("--control", metavar="PATH", help="Control socket (default: <first link>.ctl).")
 @click.option("--peer", type=click.Choice(["echo", "sink", "refuse"]), default="echo", show_default=True,
               help="The far end of the modems' sockets: echoes data back, accepts and never answers, or refuses.")
 def serve(profile: str, link: str | None, count: int, scenario: str | None, device: int | None,
-          seed: int | None, speed: float, latency_scale: float, tcp: tuple[str, int] | None,
-          control: str | None, peer: str) -> None:  # fmt: skip
+          seed: int | None, speed: float, latency_scale: float, boot_s: float, reboot_hangup: bool,
+          tcp: tuple[str, int] | None, control: str | None, peer: str) -> None:  # fmt: skip
     """Serve virtual modems on pseudo-terminals until SIGINT / SIGTERM.
 
     Prints one line per modem, "LINK -> /dev/pts/N (PROFILE, IMEI ...)". State persists across
-    client reconnects; links and the control socket are removed on exit.
+    client reconnects; links and the control socket are removed on exit. A reset command hangs
+    the pty up after its OK and a new pty appears under the link a second later
+    (--no-reboot-hangup: the modem reboots in place).
     """
     from cellfleet.modem.pty_server import ModemServer
     from cellfleet.modem.sockets import PeerModel, set_peer
@@ -132,10 +140,13 @@ def serve(profile: str, link: str | None, count: int, scenario: str | None, devi
     if seed is not None and scenario is None:
         raise click.UsageError("--seed needs --scenario")
     links = numbered_links(link, count) if link else None
-    modems = [VirtualModem(profile, dev, latency_scale=latency_scale) for dev in _devices(scenario, device, count, seed)]
+    modems = [
+        VirtualModem(profile, dev, latency_scale=latency_scale, boot_s=boot_s)
+        for dev in _devices(scenario, device, count, seed)
+    ]
     for m in modems:
         set_peer(m, PeerModel(behaviour=peer))
-    server = ModemServer(modems, links, speed=speed, tcp=tcp, control=control)
+    server = ModemServer(modems, links, speed=speed, tcp=tcp, control=control, reboot_hangup=reboot_hangup)
     try:
         server.open()
     except (OSError, ValueError) as exc:

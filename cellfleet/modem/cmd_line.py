@@ -89,14 +89,14 @@ class CommandLineRunner:
         def _emit(self, data: bytes, now_s: float) -> None: ...
         def sync_network(self, now_s: float) -> None: ...
         def _apply_s_registers(self) -> None: ...
-        def _takes_input(self, now_s: float) -> bool: ...
+        def takes_input(self, now_s: float) -> bool: ...
 
     def _consume_input(self, now_s: float) -> None:
         """Process the host's queued bytes in order, piece by piece, until none is left or a
         command runs that cannot be aborted (V.250 §5.6.1: then the rest waits for its final
         result; ``advance`` resumes it). The LF right after the line's CR never aborts."""
         while self._input:
-            if not self._takes_input(now_s):
+            if not self.takes_input(now_s):
                 self._input.clear()  # powered off, booting or asleep: the bytes are lost
                 return
             line = self._line

@@ -13,8 +13,11 @@ No selector and no loop here: the server decides when these are called.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import struct
+import termios
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +41,12 @@ from cellfleet.modem.responses import Final, Prompt, ResponseReader, Urc
 if TYPE_CHECKING:
     from cellfleet.modem.virtual import VirtualModem
 
+#: Wall seconds after a client's open after which kept URCs are written even if the client has
+#: neither flushed its input nor written (a listen-only client such as ``cat``; ``pty_server``
+#: rule 2).
+ATTACH_GRACE_S = 1.0
+#: Bytes one read of a pty master or TCP connection takes at most.
+READ_BYTES = 4096
 #: Bytes kept per endpoint for a client that holds the port open but does not read; beyond it the
 #: oldest unsent output is dropped (a real UART would overrun as well).
 MAX_BACKLOG_BYTES = 1 << 20
@@ -184,6 +193,14 @@ class Port:
         self.muted = False
         self.reappear_at_wall: float | None = None
         self.due_s: float | None = None
+        #: the modem's ``boot_count`` the port has followed so far (a higher one: the module reset)
+        self.boot_seen = 0
+        #: from a reset until its new pty appears: host input is dropped, the modem's URCs are
+        #: kept for the new pty (``pty_faults``)
+        self.resetting = False
+        #: while the old pty waits for its client to read the reset's answer: hang up by then
+        self.hangup_by_wall: float | None = None
+        self.drained_polls = 0  # consecutive polls that found the reset's answer read
 
     @property
     def attached(self) -> bool:
@@ -222,6 +239,23 @@ class Port:
             urcs.append((len(data), urc))
         if data:
             self.send(endpoint, bytes(data), urcs)
+
+    def output_read(self) -> bool:
+        """Whether the client has read everything written to it, on two polls in a row (bytes
+        written to a pty master reach the slave's line discipline through a kernel work queue,
+        so one empty look can come too early). Counted: the endpoints' backlogs and, while a
+        client holds the pty (or attachment is unknown), the slave's input queue (``FIONREAD``
+        on the server's own slave fd). Bytes in a TCP socket's kernel buffer still go out after
+        ``close``."""
+        unread = sum(len(e.backlog) for e in self.endpoints())
+        if self.pty is not None and self.slave_fd is not None and self.opens != 0:
+            try:
+                buf = fcntl.ioctl(self.slave_fd, termios.FIONREAD, struct.pack("i", 0))
+                unread += struct.unpack("i", buf)[0]
+            except OSError:
+                pass
+        self.drained_polls = self.drained_polls + 1 if unread == 0 else 0
+        return self.drained_polls >= 2
 
     def forget_held(self) -> None:
         """Drop the kept URCs and what was parsed for them (the port's device vanished)."""

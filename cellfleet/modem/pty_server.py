@@ -37,11 +37,14 @@ client detaches"; chosen here, tested in ``tests/test_pty_server.py``):
    open; so pyserial's open-time flush cannot eat them. From then on output flows live.
 
 So no URC is lost or duplicated across reconnects and no stale echo or response reaches a new
-client. What the leaving client wrote last is still run, as its session's (its answer is
-discarded). TCP clients (pyserial ``socket://``) attach on connect and go live at their first
-byte or after ``ATTACH_GRACE_S`` (pyserial's ``socket://`` open drains the socket). Limit: a new
-client that opens the port before the server has seen the previous one close (well under a
-millisecond on an idle machine) can be taken for the same session.
+client. Host bytes the modem does not take (``VirtualModem.takes_input``: booting, asleep) are not
+given to the tracker. A reset command re-enumerates the pty (reference §8.5; the tracker starts
+afresh), and TCP clients are handled, in :mod:`~cellfleet.modem.pty_faults` and
+:mod:`~cellfleet.modem.pty_tcp`. What the leaving client wrote last is still run, as its session's
+(its answer is discarded). TCP clients (pyserial ``socket://``) attach on connect and go live at
+their first byte or after ``ATTACH_GRACE_S`` (pyserial's ``socket://`` open drains the socket).
+Limit: a new client that opens the port before the server has seen the previous one close (well
+under a millisecond on an idle machine) can be taken for the same session.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ import contextlib
 import errno
 import os
 import selectors
-import socket
 import termios
 import threading
 import time
@@ -58,7 +60,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cellfleet.modem.codec import format_line
 from cellfleet.modem.command_line import BS, CR
 from cellfleet.modem.pty_device import (
     PACKET_MODE,
@@ -67,39 +68,49 @@ from cellfleet.modem.pty_device import (
     publish_link,
     remove_link,
 )
+from cellfleet.modem.pty_faults import REBOOT_DOWN_S, REBOOT_HANGUP_WAIT_S, FaultsMixin
 from cellfleet.modem.pty_loop import LOOP_CALL_TIMEOUT_S, SelectorLoop
-from cellfleet.modem.pty_port import MAX_BACKLOG_BYTES, MAX_HELD_URCS, Endpoint, Port
+from cellfleet.modem.pty_port import (
+    ATTACH_GRACE_S,
+    MAX_BACKLOG_BYTES,
+    MAX_HELD_URCS,
+    READ_BYTES,
+    Endpoint,
+    Port,
+)
+from cellfleet.modem.pty_tcp import TcpMixin
 from cellfleet.modem.responses import ResponseReader, Urc
 
 if TYPE_CHECKING:
     from cellfleet.modem.virtual import VirtualModem
 
-#: Wall seconds after a client's open after which kept URCs are written even if the client has
-#: neither flushed its input nor written (a listen-only client such as ``cat``).
-ATTACH_GRACE_S = 1.0
 #: Wall seconds ``stop()`` waits for the loop thread to end.
 STOP_JOIN_TIMEOUT_S = 10.0
-_READ_BYTES = 4096
-#: This module's public names; ``MAX_BACKLOG_BYTES`` / ``MAX_HELD_URCS`` (from ``pty_port``),
-#: ``LOOP_CALL_TIMEOUT_S`` (from ``pty_loop``) and ``publish_link`` (from ``pty_device``) are
+#: This module's public names; ``ATTACH_GRACE_S`` / ``MAX_BACKLOG_BYTES`` / ``MAX_HELD_URCS`` (from ``pty_port``),
+#: ``LOOP_CALL_TIMEOUT_S`` (from ``pty_loop``), ``REBOOT_DOWN_S`` / ``REBOOT_HANGUP_WAIT_S`` (from
+#: ``pty_faults``) and ``publish_link`` (from ``pty_device``) are
 #: re-exported for code that imports them from here.
 __all__ = [
     "ATTACH_GRACE_S",
     "LOOP_CALL_TIMEOUT_S",
     "MAX_BACKLOG_BYTES",
     "MAX_HELD_URCS",
+    "REBOOT_DOWN_S",
+    "REBOOT_HANGUP_WAIT_S",
     "STOP_JOIN_TIMEOUT_S",
     "ModemServer",
     "publish_link",
 ]  # fmt: skip
 
 
-class ModemServer(SelectorLoop):
+class ModemServer(FaultsMixin, TcpMixin, SelectorLoop):
     """Serves ``modems`` on one pty each (symlinked to ``links`` when given), optionally on TCP.
 
     ``start()`` runs the loop in a background thread; ``serve_forever()`` in the caller's thread.
-    The fault-injection methods (``inject``, ``mute``, ``vanish``) and ``inject_sms`` may be called
-    from any thread: they run inside the loop and return once applied.
+    The fault-injection methods (``inject``, ``mute``, ``vanish``, in :mod:`~cellfleet.modem.pty_faults`)
+    and ``inject_sms`` may be called from any thread: they run inside the loop and return once
+    applied. A modem's reset command re-enumerates its pty (``reboot_hangup``; the new pty
+    appears ``reboot_down_s`` wall seconds after the hang-up), as ``pty_faults`` describes.
     """
 
     def __init__(
@@ -111,6 +122,8 @@ class ModemServer(SelectorLoop):
         start_s: float = 0.0,
         tcp: tuple[str, int] | None = None,
         control: str | os.PathLike | None = None,
+        reboot_hangup: bool = True,
+        reboot_down_s: float = REBOOT_DOWN_S,
     ) -> None:
         if not modems:
             raise ValueError("ModemServer needs at least one modem")
@@ -118,11 +131,14 @@ class ModemServer(SelectorLoop):
             raise ValueError(f"{len(links)} links given for {len(modems)} modems")
         if not speed > 0:
             raise ValueError(f"speed must be > 0 (simulated seconds per wall second), got {speed}")
+        if not reboot_down_s >= 0:
+            raise ValueError(f"reboot_down_s must be >= 0 (wall seconds), got {reboot_down_s}")
         super().__init__()
         self.modems = list(modems)
         self.speed, self.start_s = float(speed), float(start_s)
         self._ports = [Port(i, m, Path(links[i]) if links else None) for i, m in enumerate(self.modems)]
         self._tcp_request = tcp
+        self.reboot_hangup, self.reboot_down_s = bool(reboot_hangup), float(reboot_down_s)
         self.tcp_addresses: list[tuple[str, int]] = []
         if control is None and links:
             control = f"{os.fspath(links[0])}.ctl"
@@ -174,25 +190,6 @@ class ModemServer(SelectorLoop):
             self._thread = None
         self._close()
 
-    def inject(self, index: int, data: bytes) -> None:
-        """Write raw ``data`` to modem ``index``'s host, bypassing the modem (and mute)."""
-        self._in_loop(lambda: self._emit(self._ports[index], bytes(data), raw=True))
-
-    def mute(self, index: int, on: bool) -> None:
-        """While on, modem ``index``'s output is dropped (a silent modem); input still reaches it."""
-
-        def apply() -> None:
-            self._ports[index].muted = bool(on)
-
-        self._in_loop(apply)
-
-    def vanish(self, index: int, down_s: float) -> None:
-        """Like USB re-enumeration: close the pty (the client gets EIO / hang-up) and remove the
-        link; ``down_s`` wall seconds later a new pty appears under the same link and the profile's
-        boot URCs are sent again (not a reboot: modem state persists). Unread and held output is
-        lost with the old port, as a real device's buffers are."""
-        self._in_loop(lambda: self._vanish(self._ports[index], float(down_s)))
-
     def inject_sms(self, index: int, sender: str, text: str) -> None:
         """Deliver a mobile-terminated SMS to modem ``index`` (it stores it and emits +CMTI/+CMT)."""
 
@@ -222,6 +219,7 @@ class ModemServer(SelectorLoop):
             for port in self._ports:
                 self._open_pty(port)
                 port.modem.power_on(now)
+                port.boot_seen = port.modem.boot_count  # this boot is no reset
                 self._after_modem_call(port)
             if self._tcp_request is not None:
                 host, first_port = self._tcp_request
@@ -284,27 +282,18 @@ class ModemServer(SelectorLoop):
             remove_link(port.link, port.slave_path)
         port.pty, port.slave_fd, port.slave_path, port.opens = None, None, None, 0
 
-    def _listen_tcp(self, port: Port, host: str, tcp_port: int) -> None:
-        listener = socket.create_server((host, tcp_port), reuse_port=False)
-        listener.setblocking(False)
-        port.listener = listener
-        self.tcp_addresses.append(listener.getsockname()[:2])
-        assert self._sel is not None
-        self._sel.register(listener, selectors.EVENT_READ, (2, lambda mask: self._on_accept(port)))
-
     # ------------------------------------------------------------------------------ the loop
     def _timeout_s(self) -> float | None:
         now_s, now_wall = self.now_s(), time.monotonic()
         waits = [(p.due_s - now_s) / self.speed for p in self._ports if p.due_s is not None]
-        waits += [p.reappear_at_wall - now_wall for p in self._ports if p.reappear_at_wall is not None]
+        waits += self._fault_waits(now_wall)
         waits += [e.live_at_wall - now_wall for p in self._ports for e in p.endpoints() if e.live_at_wall is not None]
         return max(0.0, min(waits)) if waits else None
 
     def _run_timers(self) -> None:
         now_s, now_wall = self.now_s(), time.monotonic()
         for port in self._ports:
-            if port.reappear_at_wall is not None and port.reappear_at_wall <= now_wall:
-                self._reappear(port)
+            self._run_fault_timers(port, now_wall)
             for endpoint in port.endpoints():
                 if endpoint.live_at_wall is not None and endpoint.live_at_wall <= now_wall:
                     self._go_live(port, endpoint)
@@ -313,10 +302,8 @@ class ModemServer(SelectorLoop):
                 self._after_modem_call(port)
 
     def _after_modem_call(self, port: Port) -> None:
-        """Write what the modem produced and note when it next wants time."""
-        data = port.modem.take_output()
-        if data:
-            self._emit(port, data)
+        """Write what the modem produced (following its resets) and note when it next wants time."""
+        self._take_modem_output(port)
         port.due_s = port.modem.next_due_s()
 
     # ------------------------------------------------------------------ pty and TCP events
@@ -341,7 +328,7 @@ class ModemServer(SelectorLoop):
         assert port.pty is not None and port.slave_fd is not None
         unread_bytes = 0
         with contextlib.suppress(OSError):  # a read with nothing queued waits for in-flight bytes
-            while chunk := os.read(port.slave_fd, _READ_BYTES):
+            while chunk := os.read(port.slave_fd, READ_BYTES):
                 unread_bytes += len(chunk)
         unread_bytes += len(port.pty.backlog)
         port.pty.backlog.clear()
@@ -367,7 +354,7 @@ class ModemServer(SelectorLoop):
         """Handle one read from the master; False when there was nothing to read."""
         assert port.pty is not None
         try:
-            data = os.read(port.pty.fd, _READ_BYTES)
+            data = os.read(port.pty.fd, READ_BYTES)
         except OSError as exc:  # EIO cannot happen while the server holds the slave; be safe anyway
             if exc.errno not in (errno.EIO, errno.EAGAIN):
                 raise
@@ -384,63 +371,14 @@ class ModemServer(SelectorLoop):
             self._go_live(port, port.pty)
         return True
 
-    def _on_accept(self, port: Port) -> None:
-        assert port.listener is not None and self._sel is not None
-        try:
-            conn, _addr = port.listener.accept()
-        except BlockingIOError:
-            return
-        if port.conn is not None or port.pty is None:  # one TCP client at a time; none while vanished
-            conn.close()
-            return
-        conn.setblocking(False)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        port.conn, port.tcp = conn, Endpoint(conn.fileno(), conn)
-        port.tcp.live_at_wall = time.monotonic() + ATTACH_GRACE_S  # pyserial's open drains the socket
-        endpoint = port.tcp
-        self._sel.register(conn, selectors.EVENT_READ, (2, lambda mask: self._on_tcp(port, endpoint, mask)))
-
-    def _on_tcp(self, port: Port, endpoint: Endpoint, mask: int) -> None:
-        if port.tcp is not endpoint or port.conn is None:
-            return  # dropped by an earlier event of the same batch (vanish)
-        if mask & selectors.EVENT_WRITE:
-            port.tcp.flush_backlog()
-            self._update_write_interest(port.tcp)
-        if not mask & selectors.EVENT_READ:
-            return
-        try:
-            data = port.conn.recv(_READ_BYTES)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if data:
-            if not endpoint.live:
-                self._go_live(port, endpoint)
-            self._receive(port, data)
-            return
-        self._drop_tcp(port)
-        if not port.attached:
-            port.modem.host_detached(self.now_s())
-            port.tracker.host_detached()
-            self._after_modem_call(port)
-
-    def _drop_tcp(self, port: Port) -> None:
-        if port.conn is None:
-            return
-        if self._sel is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._sel.unregister(port.conn)
-        port.conn.close()
-        port.conn = port.tcp = None
-
     def _receive(self, port: Port, data: bytes) -> None:
         now = self.now_s()
         port.modem.advance(now)  # what fell due before these bytes is written before them
         self._after_modem_call(port)
-        state = port.modem.state
-        if state.powered and not port.modem.device.asleep(now):  # else the modem drops the bytes
-            registers = state.settings.s_registers  # S3 / S5: V.250 §6.2.1 / §6.2.3
+        if port.resetting:
+            return  # written after a reset's OK: the module is resetting (pty_faults)
+        if port.modem.takes_input(now):  # else the modem drops the bytes (booting, asleep, off)
+            registers = port.modem.state.settings.s_registers  # S3 / S5: V.250 §6.2.1 / §6.2.3
             port.tracker.host_input(data, terminator=registers.get(3, CR), backspace=registers.get(5, BS))
         port.modem.receive(data, now)
         due = port.modem.next_due_s()
@@ -457,6 +395,9 @@ class ModemServer(SelectorLoop):
         if raw:
             urcs = [(len(data), e) for e in urcs if isinstance(e, Urc) and e.known]
         if port.muted and not raw:
+            return
+        if port.resetting:  # the old port is going and the new one not there yet (pty_faults)
+            port.hold(urcs)
             return
         live = [e for e in port.endpoints() if e.live]
         for endpoint in live:
@@ -478,25 +419,3 @@ class ModemServer(SelectorLoop):
         wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if endpoint.backlog else 0)
         if key.events != wanted:
             self._sel.modify(endpoint.fileobj, wanted, key.data)
-
-    # ----------------------------------------------------------------------------- faults
-    def _vanish(self, port: Port, down_s: float) -> None:
-        self._close_pty(port)
-        self._drop_tcp(port)
-        port.forget_held()
-        port.modem.host_detached(self.now_s())
-        port.modem.take_output()  # written while the port is gone: lost with the device's buffers
-        port.due_s = port.modem.next_due_s()
-        port.reappear_at_wall = time.monotonic() + max(0.0, down_s)
-
-    def _reappear(self, port: Port) -> None:
-        """The new pty is there; the boot URCs (reference §5) are written as the module sends them
-        after a USB reset, without rebooting the modem (its state persists)."""
-        port.reappear_at_wall = None
-        self._open_pty(port)
-        modem, verbose = port.modem, bool(getattr(port.modem.state, "verbose", True))
-        urcs = list(modem.profile.boot_urcs)
-        if modem.sim_state() == "READY":
-            urcs += modem.profile.sim_ready_urcs
-        self._emit(port, b"".join(format_line(text, verbose=verbose) for text in urcs))
-

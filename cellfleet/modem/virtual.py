@@ -34,7 +34,10 @@ Rules encoded here:
 * **Power.** Input before ``power_on`` or during the ``boot_s`` seconds of a boot is ignored
   (reference §8.4). ``power_on`` on a running modem reboots it (state.py says what survives);
   ``power_off`` switches it off. Before a reboot or power-off the ``@before_reboot`` hooks run
-  (open socket connections are billed, ``sockets_net``).
+  (open socket connections are billed, ``sockets_net``). For a server: ``takes_input`` says
+  whether bytes are received now, ``boot_count`` counts boots (a reset command, 27.007 §8.2
+  ``+CFUN=1,1``, adds one) and ``take_output_by_boot`` cuts the output where the modem reset,
+  so the reset's ``OK`` and the boot URCs can go to different ptys (reference §8.5).
 * **Detach of the host.** ``host_detached`` drops a half-typed command line and input queued
   behind a running command (its answers would go to the next client); a pending SMS prompt
   stays pending, as on a real module (the next client sends ESC, as gammu does).
@@ -111,7 +114,9 @@ class VirtualModem(CommandLineRunner):
         self.state = ModemState(sms=SmsStore(dict(self.profile.sms_capacity)))
         self._reader = CommandLineReader()
         self._input = bytearray()
-        self._out = bytearray()
+        self._out = bytearray()  # written during the current boot
+        self._out_earlier: list[tuple[int, bytes]] = []  # (boot, bytes) of earlier boots, not taken yet
+        self._boots = 0
         self._asleep_out: list[bytes] = []
         self._urcs: list[Line] = []
         self._timers: list[tuple[float, int, UrcAction]] = []
@@ -147,7 +152,7 @@ class VirtualModem(CommandLineRunner):
         """Bytes from the host at ``now_s``."""
         self.advance(now_s)
         now_s = self._clock_s
-        if not self._takes_input(now_s):
+        if not self.takes_input(now_s):
             return  # powered off, booting or asleep: the bytes are lost
         self._input += data
         self._consume_input(now_s)  # cmd_line.py: echo, parse, execute, abort or queue
@@ -168,9 +173,31 @@ class VirtualModem(CommandLineRunner):
 
     def take_output(self) -> bytes:
         """Everything written since the last call, in order."""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
+        return b"".join(data for _boot, data in self.take_output_by_boot())
+
+    def take_output_by_boot(self) -> list[tuple[int, bytes]]:
+        """What ``take_output`` returns, cut where the modem rebooted: ``(boot, bytes)`` pairs in
+        order, ``boot`` being the ``boot_count`` the bytes were written in. A server that
+        re-enumerates the port on a reset (reference §8.5) writes the bytes of an earlier boot
+        (the reset command's ``OK``) to the old port and the rest (boot URCs) to the new one."""
+        chunks, self._out_earlier = self._out_earlier, []
+        if self._out:
+            chunks.append((self._boots, bytes(self._out)))
+            self._out.clear()
+        return chunks
+
+    @property
+    def boot_count(self) -> int:
+        """Boots started so far: 1 after the first ``power_on``, one more for every reboot
+        (``power_on`` again, a reset command such as 27.007 §8.2 ``+CFUN=1,1``). A server
+        compares it with the count it last saw to learn that the module reset."""
+        return self._boots
+
+    def takes_input(self, now_s: float) -> bool:
+        """Whether bytes from the host at ``now_s`` are received: powered, not booting (reference
+        §8.4: input during boot is ignored) and not asleep (§8.11). A server that follows the
+        conversation (``pty_port.SessionTracker``) skips the bytes the modem drops."""
+        return self.state.powered and self._boot_due_s is None and not self.device.asleep(now_s)
 
     def next_due_s(self) -> float | None:
         """Simulated time of the modem's next own action, None if idle."""
@@ -279,10 +306,6 @@ class VirtualModem(CommandLineRunner):
             and not s.ps_detached
         )
 
-    def _takes_input(self, now_s: float) -> bool:
-        """Powered, booted and awake: the host's bytes are received."""
-        return self.state.powered and self._boot_due_s is None and not self.device.asleep(now_s)
-
     def _apply_s_registers(self) -> None:
         """S3 / S5 (V.250 §6.2.1 / §6.2.3) become the reader's terminator / editing character."""
         registers = self.state.settings.s_registers
@@ -348,6 +371,10 @@ class VirtualModem(CommandLineRunner):
 
     def _reboot(self, now_s: float) -> None:
         self._shut_down(now_s)
+        if self._out:  # written before the reset (its OK): ``take_output_by_boot`` keeps it apart
+            self._out_earlier.append((self._boots, bytes(self._out)))
+            self._out.clear()
+        self._boots += 1
         self.state.powered = True
         self._boot_due_s = now_s + self.boot_s
         if self.boot_s == 0:
