@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import time
 from pathlib import Path
 
 import pytest
 import serial
 from golden.transcript import Session
 from test_driver_support import WAIT_S, wait_for
+from test_pty_server import open_port, read_until
 
 from cellfleet.modem.device import StaticDevice
 from cellfleet.modem.pty_server import ModemServer
@@ -38,27 +38,12 @@ CGDCONT_DEFAULT = b'\r\n+CGDCONT: 1,"IP","","0.0.0.0",0,0,0,0\r\n'
 DOWN_S = 0.3
 
 
-def read_until(port: serial.Serial, terminator: bytes) -> bytes:
-    """Everything read up to and including the first ``terminator`` (fails after ``WAIT_S``)."""
-    deadline, data = time.monotonic() + WAIT_S, b""
-    while terminator not in data:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {terminator!r} within {WAIT_S} s; got {data!r}")
-        data += port.read(max(1, port.in_waiting))
-    assert data.endswith(terminator), f"bytes after {terminator!r}: {data!r}"
-    return data
-
-
 def link_target(link: Path) -> str | None:
     """Where ``link`` points, None while it is absent (it goes at the hang-up, then comes back)."""
     try:
         return os.readlink(link)
     except FileNotFoundError:
         return None
-
-
-def open_port(path: str | Path) -> serial.Serial:
-    return serial.Serial(str(path), 115200, timeout=0.2)
 
 
 def serve(tmp_path: Path, **server_kwargs) -> tuple[ModemServer, Path]:
