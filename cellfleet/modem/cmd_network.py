@@ -23,7 +23,7 @@ from cellfleet.modem.cmd_registry import (
     on_network_change,
     register,
 )
-from cellfleet.modem.device import NetworkEntry, Registration
+from cellfleet.modem.device import NetworkEntry, Registration, Signal
 from cellfleet.modem.errors import CmeError
 
 # ----------------------------------------------------------------------- +CFUN
@@ -263,10 +263,15 @@ def cesq_rsrp(rsrp_dbm: float | None) -> int:
     return min(97, max(0, math.floor(rsrp_dbm + 141)))
 
 
+def _signal(ctx: CommandContext) -> Signal | None:
+    """The device's signal, None (unknown) while not registered nor searching (<stat> 0)."""
+    return ctx.device.signal(ctx.now_s) if ctx.modem.network_view(ctx.now_s).stat != 0 else None
+
+
 @register("+CSQ", "action")
 def csq(ctx: CommandContext) -> Reply:
     """``+CSQ: <rssi>,<ber>`` from the device's signal (ber is not modelled: 99)."""
-    signal = ctx.device.signal(ctx.now_s) if ctx.modem.network_view(ctx.now_s).stat != 0 else None
+    signal = _signal(ctx)
     return ok(f"+CSQ: {csq_rssi(signal.rssi_dbm if signal else None)},99")
 
 
@@ -279,7 +284,7 @@ def csq_test(ctx: CommandContext) -> Reply:
 def cesq(ctx: CommandContext) -> Reply:
     """``+CESQ: <rxlev>,<ber>,<rscp>,<ecno>,<rsrq>,<rsrp>``: GERAN/UTRAN unknown (99,99,255,255),
     E-UTRAN from the device."""
-    signal = ctx.device.signal(ctx.now_s) if ctx.modem.network_view(ctx.now_s).stat != 0 else None
+    signal = _signal(ctx)
     rsrq = cesq_rsrq(signal.rsrq_db if signal else None)
     rsrp = cesq_rsrp(signal.rsrp_dbm if signal else None)
     return ok(f"+CESQ: 99,99,255,255,{rsrq},{rsrp}")

@@ -127,7 +127,20 @@ def devices_from_scenario(scenario: str, indices: Sequence[int], *, seed: int | 
             raise ScenarioDeviceError(f"device {index} is not in the scenario's fleet of {size} devices (0..{size - 1})")
     sink = MemorySink()
     FleetEngine(loaded, sink, record_devices=sorted(set(indices))).run()
-    return [_build(loaded, index, sink) for index in indices]
+    records = _Records(sink)
+    return [_build(loaded, index, records) for index in indices]
+
+
+class _Records:
+    """The recorded devices' tables, converted once and cut per device."""
+
+    def __init__(self, sink: MemorySink) -> None:
+        self.devices = sink.table("devices").to_pandas()
+        self.registrations = sink.table("registrations").to_pandas().sort_values("time_s", kind="stable")
+        self.sms = sink.table("sms").to_pandas()
+
+    def registrations_of(self, index: int):
+        return self.registrations[self.registrations.device == index]
 
 
 def _group_of(scenario, index: int):
@@ -135,9 +148,8 @@ def _group_of(scenario, index: int):
     return scenario.fleet[int(np.searchsorted(edges, index, side="right"))]
 
 
-def _build(scenario, index: int, sink: MemorySink) -> ScenarioDevice:
-    devices = sink.table("devices").to_pandas()
-    me = devices[devices.device == index].iloc[0]
+def _build(scenario, index: int, records: _Records) -> ScenarioDevice:
+    me = records.devices[records.devices.device == index].iloc[0]
     group = _group_of(scenario, index)
     settings = group.network
     net = scenario.network
@@ -156,9 +168,10 @@ def _build(scenario, index: int, sink: MemorySink) -> ScenarioDevice:
         return device
     device.network_list = tuple(NetworkEntry(1, names[p][0], names[p][1], p, act) for p in operators if rat in operators[p].rats)
     device.home = Registration(stat=STAT_NOT_SEARCHING, act=act)
-    device.timeline, device.forbidden_from_s = _timeline(sink, index, home_plmn, names, act, tacs, ci)
-    device.sleep_windows = _sleep_windows(sink, index, scenario.duration_days * 86400.0)
-    device.mt_sms = _mt_sms(sink, index)
+    reg = records.registrations_of(index)
+    device.timeline, device.forbidden_from_s = _timeline(reg, home_plmn, names, act, tacs, ci)
+    device.sleep_windows = _sleep_windows(reg, scenario.duration_days * 86400.0)
+    device.mt_sms = _mt_sms(records.sms, index)
     return device
 
 
@@ -175,9 +188,8 @@ def _tracking_areas(net, area: str | None) -> dict[str, int]:
     return out
 
 
-def _timeline(sink, index, home_plmn, names, act, tacs, ci):
-    reg = sink.table("registrations").to_pandas()
-    reg = reg[reg.device == index].sort_values("time_s", kind="stable")
+def _timeline(reg, home_plmn, names, act, tacs, ci):
+    """The registration timeline and forbidden networks from one device's registrations."""
     timeline: list[tuple[float, Registration]] = []
     forbidden: dict[str, float] = {}
     accept_t3412_s: float | None = None
@@ -222,9 +234,8 @@ def _timeline(sink, index, home_plmn, names, act, tacs, ci):
     return timeline, forbidden
 
 
-def _sleep_windows(sink, index: int, end_s: float) -> list[tuple[float, float]]:
-    reg = sink.table("registrations").to_pandas()
-    reg = reg[(reg.device == index) & reg.event.isin(["psm_entry", "psm_exit"])].sort_values("time_s", kind="stable")
+def _sleep_windows(reg, end_s: float) -> list[tuple[float, float]]:
+    reg = reg[reg.event.isin(["psm_entry", "psm_exit"])]
     windows, entry = [], None
     for row in reg.itertuples():
         if row.event == "psm_entry":
@@ -237,11 +248,7 @@ def _sleep_windows(sink, index: int, end_s: float) -> list[tuple[float, float]]:
     return windows
 
 
-def _mt_sms(sink, index: int) -> list[MtSms]:
-    try:
-        sms = sink.table("sms").to_pandas()
-    except KeyError:
-        return []
+def _mt_sms(sms, index: int) -> list[MtSms]:
     mt = sms[(sms.device == index) & (sms.direction == "MT") & (sms.status == "delivered")]
     return [MtSms(float(t), PLATFORM_SENDER, f"cellfleet MT SMS {i} of device {index}")
             for i, t in enumerate(sorted(mt.delivered_time_s))]  # fmt: skip

@@ -24,6 +24,7 @@ from cellfleet.sim import records as rec
 from cellfleet.sim.lifecycle import State
 from cellfleet.sim.network_tables import CoreState, NetworkTables, RegColumns
 from cellfleet.sim.mt_delivery import MtDelivery
+from cellfleet.sim.network_timeseries import write_timeseries
 from cellfleet.sim.psm import PsmTracker, batch_instants
 from cellfleet.sim.traffic import EV_COUNT, EV_DEVICE, EV_KIND, EV_SPAN_S, EV_TIME_S, KIND_TAU
 from cellfleet.sim.rand import stream
@@ -332,13 +333,8 @@ class NetworkControl:
     def sms_deliveries(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The SMS events of the recorded devices to record now and their delivery times
         (:mod:`cellfleet.sim.mt_delivery`). Call before :meth:`traffic_events` of the same window."""
-        return self.mt.window(events, self.psm.last_end_s, self.reg.t3324_s, self._edrx_of)
-
-    def _edrx_of(self, devices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        op = self.reg.serving[devices].astype(np.int64)
-        cycle, ptw = self.tables.edrx_grant(op, self.reg.group[devices])
-        paging = self.tables.op_paging_cycle_s[np.maximum(op, 0)]
-        return cycle, ptw, paging, self.reg.ue_id_h[devices].astype(np.int64)
+        return self.mt.window(events, self.psm.last_end_s, self.reg.t3324_s,
+                              lambda devices: self.tables.paging_of(self.reg, devices))
 
     def traffic_events(self, events: np.ndarray) -> None:
         """A window's exchange events of the recorded devices: their periodic TAUs (batches from
@@ -401,8 +397,8 @@ class NetworkControl:
         cause = rows[:, G_CAUSE].astype(np.int16)
         timer = rows[:, G_TIMER].astype(np.int8)
         edrx = rows[:, G_EVENT] == E_EDRX_GRANTED
-        dev = rows[:, G_DEVICE].astype(np.int64)
-        ptw = self.tables.edrx_grant(np.where(edrx, op, 0), self.reg.group[dev])[1]
+        ptw = np.full(rows.shape[0], np.nan)
+        ptw[edrx] = self.tables.edrx_grant(op[edrx], self.reg.group[rows[edrx, G_DEVICE].astype(np.int64)])[1]
         self.sink.write(
             "registrations",
             pa.RecordBatch.from_arrays(
@@ -430,39 +426,8 @@ class NetworkControl:
         self._settle(self._all)
         recorded = np.flatnonzero(self.record_flag & (self.reg.reg_state == R_REGISTERED))
         self._psm_records(*self.psm.still_in_psm(recorded, self.reg.t3324_s, self.minutes * 60.0), E_PSM_ENTRY)
-        minutes = np.arange(self.minutes, dtype=np.int32)
-        times = rec.timestamps_us(self.start_epoch_us, minutes * 60.0)
-        attached = np.cumsum(self.attached_delta, axis=0)
-        b = self.minute_bins
-        rejects = b[:, S_REJECT0:]
-        cols = [pa.array(minutes), times, pa.array(b[:, S_ATTEMPTS]), pa.array(b[:, S_ACCEPTS]),
-                pa.array(b[:, S_TIMEOUTS]), pa.array(rejects.sum(axis=1))]  # fmt: skip
-        cols += [pa.array(rejects[:, j]) for j in range(rejects.shape[1])]
-        cols += [pa.array(self.tau_bins), pa.array(attached.sum(axis=1))]
-        self.sink.write("fleet_timeseries", pa.RecordBatch.from_arrays(cols, schema=rec.SCHEMAS["fleet_timeseries"]))
-        n_ops = attached.shape[1]
-        self.sink.write(
-            "network_timeseries",
-            pa.RecordBatch.from_arrays(
-                [pa.array(np.repeat(minutes, n_ops)), rec.timestamps_us(self.start_epoch_us, np.repeat(minutes, n_ops) * 60.0),
-                 rec.names(np.tile(np.arange(n_ops), self.minutes), self.tables.plmns),
-                 rec.names(np.tile(self.tables.op_zone, self.minutes), self.tables.zones),
-                 pa.array(attached.reshape(-1))],  # fmt: skip
-                schema=rec.SCHEMAS["network_timeseries"],
-            ),
-        )
-        n_cores = self.queue_max.shape[1]
-        if n_cores:
-            self.sink.write(
-                "core_timeseries",
-                pa.RecordBatch.from_arrays(
-                    [pa.array(np.repeat(minutes, n_cores)),
-                     rec.timestamps_us(self.start_epoch_us, np.repeat(minutes, n_cores) * 60.0),
-                     rec.names(np.tile(np.arange(n_cores), self.minutes), self.tables.core_names),
-                     pa.array(self.queue_max.reshape(-1)), pa.array(self.core_admitted.reshape(-1))],  # fmt: skip
-                    schema=rec.SCHEMAS["core_timeseries"],
-                ),
-            )
+        write_timeseries(self.sink, self.start_epoch_us, self.tables, self.minute_bins, self.tau_bins,
+                         self.attached_delta, self.queue_max, self.core_admitted)  # fmt: skip
         return self.summary()
 
     def summary(self) -> dict:

@@ -143,6 +143,13 @@ class NetworkTables:
         ptw = np.where(np.isnan(self.op_ptw_s[op]), self.group_ptw_s[group], self.op_ptw_s[op])
         return np.where(granted, cycle, np.nan), np.where(granted, ptw, np.nan)
 
+    def paging_of(self, reg: "RegColumns", devices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per device: granted eDRX cycle and PTW on its serving network (NaN: none), the cells'
+        paging cycle and the hashed UE identity (:func:`cellfleet.sim.mt_delivery.next_paging_s`)."""
+        op = reg.serving[devices].astype(np.int64)
+        cycle, ptw = self.edrx_grant(op, reg.group[devices])
+        return cycle, ptw, self.op_paging_cycle_s[np.maximum(op, 0)], reg.ue_id_h[devices].astype(np.int64)
+
     def covered(self, op: np.ndarray, area: np.ndarray) -> np.ndarray:
         """Whether operator ``op`` (per device, -1 = none) has working cells in ``area``."""
         bit = np.left_shift(np.uint64(1), area.astype(np.uint64))
